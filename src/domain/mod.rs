@@ -21,3 +21,16 @@ impl InvalidValue {
         Self(msg.into())
     }
 }
+
+/// Lets configuration files (TOML) hold validated types directly.
+macro_rules! deserialize_from_str {
+    ($($t:ty),+) => {$(
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    )+};
+}
+deserialize_from_str!(Amount, Iban, Bic, PsId, CountryCode);

@@ -1,0 +1,161 @@
+//! `tpsettle.toml`: who the mutuelle is, which account pays, the calendar,
+//! the SEPA version. Values are parsed into validated types on load, so a
+//! bad IBAN in the configuration stops the program before any run starts.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::calendar::CalendarConfig;
+use crate::domain::{Bic, CountryCode, Iban};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration {path}: {source}")]
+    Parse {
+        path: String,
+        source: toml::de::Error,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub mutuelle: Mutuelle,
+    pub debtor: Debtor,
+    pub sepa: Sepa,
+    pub calendar: CalendarConfig,
+}
+
+/// The sender: printed on statements, named in RSP headers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mutuelle {
+    /// Identifier in RSP headers (at most 14 characters).
+    pub id: String,
+    pub name: String,
+    pub address_line: String,
+    pub postcode: String,
+    pub city: String,
+    pub country: CountryCode,
+}
+
+/// The account the transfers are paid from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Debtor {
+    pub name: String,
+    pub iban: Iban,
+    pub bic: Option<Bic>,
+    pub initiating_party: String,
+    /// Creditor/initiator identifier given by the bank, if any.
+    pub initiating_party_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sepa {
+    /// `pain.001.001.09` (default) or `pain.001.001.03`.
+    pub version: String,
+}
+
+impl Default for Sepa {
+    fn default() -> Self {
+        Self {
+            version: "pain.001.001.09".into(),
+        }
+    }
+}
+
+impl Default for Mutuelle {
+    fn default() -> Self {
+        Self {
+            id: "MUTDEMO".into(),
+            name: "Mutuelle Démo des Tiers-Payants".into(),
+            address_line: "12 rue de la Solidarité".into(),
+            postcode: "75011".into(),
+            city: "Paris".into(),
+            country: CountryCode::FR,
+        }
+    }
+}
+
+impl Default for Debtor {
+    /// A demo account: a checksum-valid IBAN that belongs to no one.
+    fn default() -> Self {
+        Self {
+            name: "Mutuelle Demo des Tiers-Payants".into(),
+            iban: "FR7630006000011234567890189"
+                .parse()
+                .expect("valid demo IBAN"),
+            bic: Some("AGRIFRPPXXX".parse().expect("valid demo BIC")),
+            initiating_party: "Mutuelle Demo".into(),
+            initiating_party_id: None,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            mutuelle: Mutuelle::default(),
+            debtor: Debtor::default(),
+            sepa: Sepa::default(),
+            calendar: CalendarConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path`, or `tpsettle.toml` in the working directory when it
+    /// exists, or falls back to the built-in demo defaults.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let default_path = Path::new("tpsettle.toml");
+        let path = match path {
+            Some(p) => p,
+            None if default_path.exists() => default_path,
+            None => return Ok(Config::default()),
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|source| ConfigError::Parse {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<Config, toml::de::Error> {
+        toml::from_str(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_demo_defaults() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.sepa.version, "pain.001.001.09");
+        assert_eq!(c.mutuelle.id, "MUTDEMO");
+    }
+
+    #[test]
+    fn bad_iban_is_refused_on_load() {
+        let t = "[debtor]\nname='x'\niban='FR7630006000011234567890188'\ninitiating_party='x'\n";
+        let e = Config::parse(t).unwrap_err().to_string();
+        assert!(e.contains("IBAN"), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(Config::parse("[sepa]\nversoin='x'\n").is_err());
+    }
+}

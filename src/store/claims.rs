@@ -1,0 +1,278 @@
+//! Claims import: bulk load into a staging table, then the business rules
+//! R01–R05 as set-based SQL, all inside the import's transaction.
+
+use chrono::NaiveDate;
+use sqlx::{QueryBuilder, Row};
+
+use super::{Result, StoreError, Tx, on_tx};
+use crate::domain::{
+    AdherentId, Amount, ClaimStatus, InvoiceNo, Mode, Origin, PsId, RejectCode, Sensitive,
+};
+
+/// Rows per multi-row INSERT on SQLite (19 columns: well under 32,766 binds).
+const SQLITE_BATCH_ROWS: usize = 1_500;
+
+/// A syntactically valid claims.csv row, ready for the staging table.
+pub struct StagedClaim {
+    pub line: i64,
+    pub ps_id: PsId,
+    pub invoice_no: InvoiceNo,
+    pub origin: Origin,
+    pub mode: Mode,
+    /// As received (RFC 3339 with its offset).
+    pub received_at: String,
+    /// Europe/Paris date of receipt: starts the 4-working-day clock.
+    pub received_date: NaiveDate,
+    pub deadline: NaiveDate,
+    pub care_date: NaiveDate,
+    pub adherent_id: AdherentId,
+    pub beneficiary: Sensitive<String>,
+    pub billed: Amount,
+    pub amo_paid: Amount,
+    pub amc_due: Amount,
+    pub status: ClaimStatus,
+    pub reject: Option<(RejectCode, String)>,
+    /// Identifies the content, so that a re-sent identical claim is ignored
+    /// and a different one under the same key is a duplicate (R03).
+    pub content_sha256: String,
+}
+
+/// French labels of our own import rules, as returned in the RSP.
+pub const RULE_LABELS: [(&str, &str); 5] = [
+    ("R01", "Professionnel de sante inconnu"),
+    ("R02", "Pas d'accord tiers-payant a la date de reception"),
+    (
+        "R03",
+        "Facture deja recue avec un contenu different (doublon)",
+    ),
+    ("R04", "Part AMC nulle ou superieure au reste apres AMO"),
+    ("R05", "Adherent inconnu pour une demande hors tiers-payant"),
+];
+
+pub fn rule_label(code: &str) -> &'static str {
+    RULE_LABELS
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, l)| *l)
+        .unwrap_or("Rejet")
+}
+
+/// What applying a staged file did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ClaimCounts {
+    pub accepted: i64,
+    pub rejected: i64,
+    /// Identical to a claim already received: ignored (contract §2).
+    pub ignored: i64,
+    /// R03: same key, different content.
+    pub duplicates: i64,
+    /// Rejections by code (engine codes and R01–R05, R03 included).
+    pub by_code: Vec<(String, i64)>,
+}
+
+const STAGE_COLUMNS: &str = "line, ps_id, invoice_no, origin, mode, received_at, received_date, \
+    deadline, care_date, adherent_id, beneficiary, billed_cents, amo_paid_cents, amc_due_cents, \
+    status, reject_code, reject_label, content_sha256";
+
+impl Tx {
+    pub async fn create_claim_stage(&mut self) -> Result<()> {
+        let ddl = "CREATE TEMP TABLE claim_stage (
+            line BIGINT NOT NULL, ps_id TEXT NOT NULL, invoice_no BIGINT NOT NULL,
+            origin TEXT NOT NULL, mode TEXT NOT NULL, received_at TEXT NOT NULL,
+            received_date DATE NOT NULL, deadline DATE NOT NULL, care_date DATE NOT NULL,
+            adherent_id TEXT NOT NULL, beneficiary TEXT NOT NULL, billed_cents BIGINT NOT NULL,
+            amo_paid_cents BIGINT NOT NULL, amc_due_cents BIGINT NOT NULL, status TEXT NOT NULL,
+            reject_code TEXT, reject_label TEXT, content_sha256 TEXT NOT NULL)";
+        on_tx!(self, c => {
+            sqlx::query("DROP TABLE IF EXISTS claim_stage").execute(&mut **c).await?;
+            sqlx::query(ddl).execute(&mut **c).await?;
+        });
+        Ok(())
+    }
+
+    /// Appends rows to the staging table: `COPY` on PostgreSQL, multi-row
+    /// INSERTs on SQLite (the two backends' fastest bulk paths).
+    pub async fn stage_claims(&mut self, rows: &[StagedClaim]) -> Result<()> {
+        match self {
+            Tx::Postgres(c) => {
+                let data = copy_csv(rows)?;
+                let stmt =
+                    format!("COPY claim_stage ({STAGE_COLUMNS}) FROM STDIN WITH (FORMAT csv)");
+                let mut copy = c.copy_in_raw(&stmt).await?;
+                copy.send(data).await?;
+                copy.finish().await?;
+            }
+            Tx::Sqlite(c) => {
+                for chunk in rows.chunks(SQLITE_BATCH_ROWS) {
+                    let mut qb =
+                        QueryBuilder::new(format!("INSERT INTO claim_stage ({STAGE_COLUMNS}) "));
+                    qb.push_values(chunk, |mut b, r| {
+                        let (code, label) = r
+                            .reject
+                            .as_ref()
+                            .map(|(c, l)| (c.as_str(), l.as_str()))
+                            .unzip();
+                        b.push_bind(r.line)
+                            .push_bind(r.ps_id.as_str())
+                            .push_bind(i64::from(r.invoice_no.get()))
+                            .push_bind(r.origin.as_str())
+                            .push_bind(r.mode.as_str())
+                            .push_bind(r.received_at.as_str())
+                            .push_bind(r.received_date)
+                            .push_bind(r.deadline)
+                            .push_bind(r.care_date)
+                            .push_bind(r.adherent_id.as_str())
+                            .push_bind(r.beneficiary.expose().as_str())
+                            .push_bind(r.billed.cents())
+                            .push_bind(r.amo_paid.cents())
+                            .push_bind(r.amc_due.cents())
+                            .push_bind(r.status.as_str())
+                            .push_bind(code)
+                            .push_bind(label)
+                            .push_bind(r.content_sha256.as_str());
+                    });
+                    qb.build().execute(&mut **c).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Keys that occur more than once in the staged file: (line, ps_id,
+    /// invoice_no, first line with that key). At most `limit` of them.
+    pub async fn staged_duplicate_keys(
+        &mut self,
+        limit: i64,
+    ) -> Result<Vec<(i64, String, i64, i64)>> {
+        let sql = "SELECT s.line, s.ps_id, s.invoice_no, d.first_line FROM claim_stage s \
+                   JOIN (SELECT ps_id, invoice_no, MIN(line) AS first_line FROM claim_stage \
+                         GROUP BY ps_id, invoice_no HAVING COUNT(*) > 1) d \
+                     ON d.ps_id = s.ps_id AND d.invoice_no = s.invoice_no \
+                   WHERE s.line > d.first_line ORDER BY s.line LIMIT $1";
+        let rows = on_tx!(self, c => sqlx::query(sql).bind(limit).fetch_all(&mut **c).await?
+            .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+            .collect::<Result<Vec<_>, sqlx::Error>>()?);
+        Ok(rows)
+    }
+
+    /// Moves the staged claims into `claims` (new keys, with R01/R02/R04/R05
+    /// applied) and `claim_duplicates` (R03), ignoring identical re-sends.
+    pub async fn apply_claim_stage(&mut self, import_sha: &str) -> Result<ClaimCounts> {
+        on_tx!(self, c => {
+            sqlx::query("CREATE INDEX claim_stage_key ON claim_stage (ps_id, invoice_no)")
+                .execute(&mut **c).await?;
+            let ignored: i64 = sqlx::query_scalar(COUNT_IDENTICAL).fetch_one(&mut **c).await?;
+            let duplicates = sqlx::query(INSERT_DUPLICATES).bind(import_sha)
+                .execute(&mut **c).await?.rows_affected();
+            let mut q = sqlx::query(INSERT_NEW_CLAIMS).bind(import_sha);
+            for code in ["R01", "R02", "R04", "R05"] {
+                q = q.bind(rule_label(code));
+            }
+            q.execute(&mut **c).await?;
+            sqlx::query("DROP TABLE claim_stage").execute(&mut **c).await?;
+            let by_status = sqlx::query(
+                "SELECT status, COALESCE(reject_code, ''), COUNT(*) FROM claims \
+                 WHERE import_sha256 = $1 GROUP BY status, reject_code ORDER BY 1, 2")
+                .bind(import_sha).fetch_all(&mut **c).await?;
+            let mut counts = ClaimCounts { ignored, duplicates: to_i64(duplicates)?, ..Default::default() };
+            for r in by_status {
+                let (status, code, n): (String, String, i64) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+                if status == "accepted" { counts.accepted += n } else {
+                    counts.rejected += n;
+                    counts.by_code.push((code, n));
+                }
+            }
+            if counts.duplicates > 0 {
+                counts.by_code.push(("R03".into(), counts.duplicates));
+                counts.by_code.sort();
+            }
+            Ok(counts)
+        })
+    }
+}
+
+fn to_i64(n: u64) -> Result<i64> {
+    i64::try_from(n).map_err(|_| StoreError::Corrupt(format!("row count {n} out of range")))
+}
+
+const COUNT_IDENTICAL: &str = "SELECT COUNT(*) FROM claim_stage s WHERE EXISTS \
+    (SELECT 1 FROM claims c WHERE c.ps_id = s.ps_id AND c.invoice_no = s.invoice_no \
+     AND c.content_sha256 = s.content_sha256)";
+
+const INSERT_DUPLICATES: &str = "INSERT INTO claim_duplicates (import_sha256, line, ps_id, \
+    invoice_no, origin, received_date, care_date, amc_due_cents) \
+    SELECT $1, s.line, s.ps_id, s.invoice_no, s.origin, s.received_date, s.care_date, \
+    s.amc_due_cents FROM claim_stage s JOIN claims c \
+    ON c.ps_id = s.ps_id AND c.invoice_no = s.invoice_no \
+    WHERE c.content_sha256 <> s.content_sha256";
+
+/// The import rules, in order of precedence. A claim the engine already
+/// rejected keeps the engine's code and label.
+const INSERT_NEW_CLAIMS: &str = "INSERT INTO claims (ps_id, invoice_no, origin, mode, \
+    received_at, received_date, deadline, care_date, adherent_id, beneficiary, billed_cents, \
+    amo_paid_cents, amc_due_cents, status, reject_code, reject_label, content_sha256, \
+    import_sha256, line) \
+    SELECT ps_id, invoice_no, origin, mode, received_at, received_date, deadline, care_date, \
+      adherent_id, beneficiary, billed_cents, amo_paid_cents, amc_due_cents, \
+      CASE WHEN status = 'rejected' OR rule IS NOT NULL THEN 'rejected' ELSE 'accepted' END, \
+      CASE WHEN status = 'rejected' THEN reject_code ELSE rule END, \
+      CASE WHEN status = 'rejected' THEN reject_label \
+           WHEN rule = 'R01' THEN $2 WHEN rule = 'R02' THEN $3 \
+           WHEN rule = 'R04' THEN $4 WHEN rule = 'R05' THEN $5 END, \
+      content_sha256, $1, line \
+    FROM (SELECT s.*, CASE \
+        WHEN p.ps_id IS NULL THEN 'R01' \
+        WHEN s.mode = 'TP' AND (p.tp_agreement_from IS NULL \
+                                OR p.tp_agreement_from > s.received_date) THEN 'R02' \
+        WHEN s.mode = 'HTP' AND a.adherent_id IS NULL THEN 'R05' \
+        WHEN s.amc_due_cents = 0 \
+          OR s.amc_due_cents > s.billed_cents - s.amo_paid_cents THEN 'R04' \
+        END AS rule \
+      FROM claim_stage s \
+      LEFT JOIN practitioners p ON p.ps_id = s.ps_id \
+      LEFT JOIN adherents a ON a.adherent_id = s.adherent_id \
+      WHERE NOT EXISTS (SELECT 1 FROM claims c \
+                        WHERE c.ps_id = s.ps_id AND c.invoice_no = s.invoice_no)) x";
+
+/// Rows as CSV for PostgreSQL `COPY … (FORMAT csv)`: an unquoted empty field
+/// is NULL, and the csv writer quotes everything else that needs it.
+fn copy_csv(rows: &[StagedClaim]) -> Result<Vec<u8>> {
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::with_capacity(rows.len() * 200));
+    let mut date_buf = [String::new(), String::new(), String::new()];
+    for r in rows {
+        date_buf[0] = r.received_date.to_string();
+        date_buf[1] = r.deadline.to_string();
+        date_buf[2] = r.care_date.to_string();
+        let (code, label) = r
+            .reject
+            .as_ref()
+            .map(|(c, l)| (c.as_str(), l.as_str()))
+            .unzip();
+        let rec: [&str; 18] = [
+            &r.line.to_string(),
+            r.ps_id.as_str(),
+            &r.invoice_no.get().to_string(),
+            r.origin.as_str(),
+            r.mode.as_str(),
+            &r.received_at,
+            &date_buf[0],
+            &date_buf[1],
+            &date_buf[2],
+            r.adherent_id.as_str(),
+            r.beneficiary.expose(),
+            &r.billed.cents().to_string(),
+            &r.amo_paid.cents().to_string(),
+            &r.amc_due.cents().to_string(),
+            r.status.as_str(),
+            code.unwrap_or(""),
+            label.unwrap_or(""),
+            &r.content_sha256,
+        ];
+        w.write_record(rec)
+            .map_err(|e| StoreError::Corrupt(format!("COPY buffer: {e}")))?;
+    }
+    w.into_inner()
+        .map_err(|e| StoreError::Corrupt(format!("COPY buffer: {e}")))
+}

@@ -1,0 +1,159 @@
+//! The database, SQLite or PostgreSQL, behind one code path.
+//!
+//! Every query is written once. A [`Store`] or [`Tx`] is an enum over the two
+//! sqlx backends, and the [`on_pool!`]/[`on_tx!`] macros expand the same body
+//! for each arm, so the compiler type-checks that body against both drivers.
+//! (`sqlx::Any` would also give one path, but it has no DATE, no Decimal and
+//! no access to PostgreSQL's `COPY`, which the import needs for speed; a
+//! generic `DB: Database` repository drowns in trait bounds.) The only
+//! dialect-specific code is the bulk load in [`claims`] and the job lock in
+//! [`lock`].
+
+pub mod claims;
+pub mod lock;
+pub mod parties;
+pub mod runs;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Postgres, Sqlite, Transaction};
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database URL {0:?}: expected sqlite://PATH or postgres://…")]
+    Url(String),
+    /// The database holds something our own writes can never produce.
+    #[error("inconsistent data in the database: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Debug)]
+pub enum Store {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// A transaction on either backend.
+pub enum Tx {
+    Postgres(Transaction<'static, Postgres>),
+    Sqlite(Transaction<'static, Sqlite>),
+}
+
+/// Runs `$body` with `$p` bound to the backend's pool.
+macro_rules! on_pool {
+    ($store:expr, $p:ident => $body:expr) => {
+        match $store {
+            $crate::store::Store::Postgres($p) => $body,
+            $crate::store::Store::Sqlite($p) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$c` bound to the backend's `&mut Transaction`.
+macro_rules! on_tx {
+    ($tx:expr, $c:ident => $body:expr) => {
+        match $tx {
+            $crate::store::Tx::Postgres($c) => $body,
+            $crate::store::Tx::Sqlite($c) => $body,
+        }
+    };
+}
+
+#[allow(unused_imports)]
+pub(crate) use {on_pool, on_tx};
+
+impl Store {
+    /// Opens the database named by `url` and brings its schema up to date.
+    pub async fn connect(url: &str) -> Result<Store> {
+        let store = if url.starts_with("sqlite:") {
+            Store::Sqlite(connect_sqlite(url).await?)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Store::Postgres(connect_postgres(url).await?)
+        } else {
+            return Err(StoreError::Url(url.to_owned()));
+        };
+        on_pool!(&store, p => MIGRATOR.run(p).await?);
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Store::Postgres(_) => Backend::Postgres,
+            Store::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that upgrades later can
+    /// fail with SQLITE_BUSY instead of waiting for the other writer.
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(match self {
+            Store::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Store::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+        })
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, p => p.close().await)
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<()> {
+        on_tx!(self, t => t.commit().await?);
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> Result<()> {
+        on_tx!(self, t => t.rollback().await?);
+        Ok(())
+    }
+}
+
+async fn connect_sqlite(url: &str) -> Result<SqlitePool> {
+    let opts = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(60));
+    Ok(SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(opts)
+        .await?)
+}
+
+async fn connect_postgres(url: &str) -> Result<PgPool> {
+    let opts = PgConnectOptions::from_str(url)?;
+    Ok(PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(opts)
+        .await?)
+}
+
+/// Timestamps are stored as RFC 3339 text in UTC on both backends: portable,
+/// readable, and ordered correctly as text.
+pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

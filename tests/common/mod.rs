@@ -1,0 +1,174 @@
+//! Test databases: a fresh SQLite file, or a fresh PostgreSQL schema on the
+//! server named by `TEST_DATABASE_URL` (default: the local server).
+//!
+//! Without a reachable PostgreSQL, the PostgreSQL variant of a test prints a
+//! notice and returns, except when `CI=true`, where it fails: a missing
+//! server must never pass silently.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tpsettle::store::Store;
+
+pub const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+pub struct TestDb {
+    pub url: String,
+    pub store: Store,
+    pub dir: tempfile::TempDir,
+    pg_schema: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let store = Store::connect(&url)
+            .await
+            .expect("open SQLite test database");
+        TestDb {
+            url,
+            store,
+            dir,
+            pg_schema: None,
+        }
+    }
+
+    /// `None` (after a visible notice) when no PostgreSQL server is reachable.
+    pub async fn postgres() -> Option<TestDb> {
+        let admin_url = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_PG.into());
+        let admin = match sqlx::PgPool::connect(&admin_url).await {
+            Ok(p) => p,
+            Err(e) => {
+                require_tool("PostgreSQL", &format!("{admin_url}: {e}"));
+                return None;
+            }
+        };
+        sweep_old_schemas(&admin).await;
+        let schema = format!("t_{}_{}", now_secs(), rand_suffix());
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&admin)
+            .await
+            .expect("create test schema");
+        admin.close().await;
+        let sep = if admin_url.contains('?') { '&' } else { '?' };
+        let url = format!("{admin_url}{sep}options=-c%20search_path%3D{schema}");
+        let store = Store::connect(&url)
+            .await
+            .expect("open PostgreSQL test schema");
+        let dir = tempfile::tempdir().unwrap();
+        Some(TestDb {
+            url,
+            store,
+            dir,
+            pg_schema: Some((admin_url, schema)),
+        })
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Drops the PostgreSQL schema (SQLite files go with the temp dir).
+    pub async fn cleanup(self) {
+        self.store.close().await;
+        if let Some((admin_url, schema)) = &self.pg_schema
+            && let Ok(admin) = sqlx::PgPool::connect(admin_url).await
+        {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                .execute(&admin)
+                .await;
+        }
+    }
+}
+
+/// Schemas of crashed test runs older than an hour.
+async fn sweep_old_schemas(admin: &sqlx::PgPool) {
+    let cutoff = now_secs() - 3600;
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT nspname FROM pg_namespace WHERE nspname LIKE 't\\_%'")
+            .fetch_all(admin)
+            .await
+            .unwrap_or_default();
+    for n in names {
+        let stamp = n.split('_').nth(1).and_then(|s| s.parse::<u64>().ok());
+        if stamp.is_some_and(|s| s < cutoff) {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP SCHEMA IF EXISTS {n} CASCADE"
+            )))
+            .execute(admin)
+            .await;
+        }
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn rand_suffix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        nanos,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A test needs an outside tool that is missing: fail under CI, else say so.
+pub fn require_tool(tool: &str, detail: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{tool} is required under CI=true but is not available: {detail}");
+    }
+    eprintln!("NOTICE: skipping the {tool} part of this test ({tool} not available: {detail})");
+}
+
+/// True when `cmd` runs; otherwise reports it via [`require_tool`].
+pub fn have_command(cmd: &str) -> bool {
+    let ok = std::process::Command::new(cmd)
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !ok {
+        require_tool(cmd, "command not found");
+    }
+    ok
+}
+
+pub fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+/// Runs a test body on SQLite and on PostgreSQL:
+/// `both!(name, |db| async move { … });` gives `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! both {
+    ($name:ident, |$db:ident| $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let $db = $crate::common::TestDb::sqlite().await;
+                $body.await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some($db) = $crate::common::TestDb::postgres().await else {
+                    return;
+                };
+                $body.await;
+            }
+        }
+    };
+}
