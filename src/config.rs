@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::calendar::CalendarConfig;
 use crate::domain::{Bic, CountryCode, Iban};
+use crate::sepa::PainVersion;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -61,13 +62,16 @@ pub struct Debtor {
 #[serde(deny_unknown_fields, default)]
 pub struct Sepa {
     /// `pain.001.001.09` (default) or `pain.001.001.03`.
-    pub version: String,
+    pub version: PainVersion,
+    /// Optional ISO category purpose of the transfers (e.g. `SUPP`).
+    pub category_purpose: Option<String>,
 }
 
 impl Default for Sepa {
     fn default() -> Self {
         Self {
-            version: "pain.001.001.09".into(),
+            version: PainVersion::V09,
+            category_purpose: None,
         }
     }
 }
@@ -111,6 +115,18 @@ impl Default for Config {
     }
 }
 
+impl From<&Debtor> for crate::sepa::Debtor {
+    fn from(d: &Debtor) -> Self {
+        Self {
+            name: d.name.clone(),
+            iban: d.iban.clone(),
+            bic: d.bic.clone(),
+            initiating_party: d.initiating_party.clone(),
+            initiating_party_id: d.initiating_party_id.clone(),
+        }
+    }
+}
+
 impl Config {
     /// Reads `path`, or `tpsettle.toml` in the working directory when it
     /// exists, or falls back to the built-in demo defaults.
@@ -143,7 +159,7 @@ mod tests {
     #[test]
     fn empty_file_gives_demo_defaults() {
         let c = Config::parse("").unwrap();
-        assert_eq!(c.sepa.version, "pain.001.001.09");
+        assert_eq!(c.sepa.version, PainVersion::V09);
         assert_eq!(c.mutuelle.id, "MUTDEMO");
     }
 

@@ -6,6 +6,13 @@
 
 pub mod calendar;
 pub mod config;
+pub mod demo;
 pub mod domain;
+pub mod generator;
 pub mod import;
+pub mod output;
+pub mod rsp;
+pub mod sepa;
+pub mod settlement;
 pub mod store;
+pub mod telemetry;

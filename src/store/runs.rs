@@ -1,1 +1,491 @@
-//! Settlement runs.
+//! Settlement runs: planning as set-based SQL in one transaction, and the
+//! ordered streams from which the run's files are written.
+
+use chrono::NaiveDate;
+use futures_util::TryStreamExt;
+use sqlx::FromRow;
+
+use super::{Result, Store, StoreError, Tx, on_pool, on_tx};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// Payments, holds and rejections are recorded: the run's content is fixed.
+    Planned,
+    /// SEPA and RSP files are published and their SHA-256 recorded.
+    FilesWritten,
+    /// The manifest is published: the run is done.
+    Completed,
+}
+
+impl RunState {
+    fn as_str(self) -> &'static str {
+        match self {
+            RunState::Planned => "planned",
+            RunState::FilesWritten => "files_written",
+            RunState::Completed => "completed",
+        }
+    }
+
+    fn parse(s: &str) -> Result<RunState> {
+        match s {
+            "planned" => Ok(RunState::Planned),
+            "files_written" => Ok(RunState::FilesWritten),
+            "completed" => Ok(RunState::Completed),
+            other => Err(StoreError::Corrupt(format!("unknown run state {other:?}"))),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Run {
+    pub run_id: String,
+    pub business_date: NaiveDate,
+    pub execution_date: NaiveDate,
+    pub state: RunState,
+    /// Frozen when planned; written into the files so re-runs are identical.
+    pub created_at: String,
+    pub completed_at: Option<String>,
+    pub payments: i64,
+    pub amount_cents: i64,
+}
+
+#[derive(FromRow)]
+struct RunRow {
+    run_id: String,
+    business_date: NaiveDate,
+    execution_date: NaiveDate,
+    state: String,
+    created_at: String,
+    completed_at: Option<String>,
+    payments: i64,
+    amount_cents: i64,
+}
+
+impl TryFrom<RunRow> for Run {
+    type Error = StoreError;
+    fn try_from(r: RunRow) -> Result<Run> {
+        Ok(Run {
+            state: RunState::parse(&r.state)?,
+            run_id: r.run_id,
+            business_date: r.business_date,
+            execution_date: r.execution_date,
+            created_at: r.created_at,
+            completed_at: r.completed_at,
+            payments: r.payments,
+            amount_cents: r.amount_cents,
+        })
+    }
+}
+
+const RUN_COLUMNS: &str = "run_id, business_date, execution_date, state, created_at, completed_at, payments, amount_cents";
+
+/// What a new run needs to be planned.
+pub struct NewRun<'a> {
+    pub run_id: &'a str,
+    pub business_date: NaiveDate,
+    pub execution_date: NaiveDate,
+    pub created_at: &'a str,
+}
+
+impl Store {
+    pub async fn find_run(&self, business_date: NaiveDate) -> Result<Option<Run>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE business_date = $1"
+        ));
+        let row: Option<RunRow> =
+            on_pool!(self, p => sqlx::query_as(sql).bind(business_date).fetch_optional(p).await?);
+        row.map(Run::try_from).transpose()
+    }
+
+    /// The most recent runs, newest first.
+    pub async fn recent_runs(&self, limit: i64) -> Result<Vec<Run>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {RUN_COLUMNS} FROM runs ORDER BY business_date DESC LIMIT $1"
+        ));
+        let rows: Vec<RunRow> =
+            on_pool!(self, p => sqlx::query_as(sql).bind(limit).fetch_all(p).await?);
+        rows.into_iter().map(Run::try_from).collect()
+    }
+
+    /// SHA-256 recorded for each file of a run, by path.
+    pub async fn run_files(&self, run_id: &str) -> Result<Vec<(String, String)>> {
+        let sql = "SELECT path, sha256 FROM run_files WHERE run_id = $1 ORDER BY path";
+        Ok(on_pool!(self, p => sqlx::query_as(sql).bind(run_id).fetch_all(p).await?))
+    }
+}
+
+impl Tx {
+    /// Fixes the content of a run: which claims it pays to whom, which it
+    /// holds, which rejections it returns. Everything reads one snapshot of
+    /// the due claims, so a concurrent import cannot slip a claim into a
+    /// payment without its amount.
+    pub async fn plan_run(&mut self, run: &NewRun<'_>, labels: &HoldReasons) -> Result<Run> {
+        on_tx!(self, c => {
+            sqlx::query("INSERT INTO runs (run_id, business_date, execution_date, state, created_at, payments, amount_cents) \
+                         VALUES ($1, $2, $3, 'planned', $4, 0, 0)")
+                .bind(run.run_id).bind(run.business_date).bind(run.execution_date).bind(run.created_at)
+                .execute(&mut **c).await?;
+            sqlx::query("DROP TABLE IF EXISTS run_due").execute(&mut **c).await?;
+            sqlx::query("CREATE TEMP TABLE run_due (ps_id TEXT NOT NULL, invoice_no BIGINT NOT NULL, \
+                         amc_due_cents BIGINT NOT NULL, payee_kind TEXT NOT NULL, payee_id TEXT NOT NULL)")
+                .execute(&mut **c).await?;
+            sqlx::query(SNAPSHOT_DUE).bind(run.business_date).execute(&mut **c).await?;
+            sqlx::query("CREATE INDEX run_due_payee ON run_due (payee_kind, payee_id)").execute(&mut **c).await?;
+            sqlx::query(INSERT_PAYMENTS).bind(run.run_id).bind(run.execution_date).execute(&mut **c).await?;
+            sqlx::query(INSERT_PAYMENT_CLAIMS).bind(run.run_id).execute(&mut **c).await?;
+            sqlx::query(INSERT_HOLDS).bind(run.run_id).bind(&labels.practitioner).bind(&labels.adherent)
+                .execute(&mut **c).await?;
+            sqlx::query(INSERT_REJECTIONS).bind(run.run_id).bind(run.business_date).execute(&mut **c).await?;
+            sqlx::query("DROP TABLE run_due").execute(&mut **c).await?;
+            sqlx::query("UPDATE runs SET payments = (SELECT COUNT(*) FROM payments WHERE run_id = $1), \
+                         amount_cents = COALESCE((SELECT SUM(amount_cents) FROM payments WHERE run_id = $1), 0) \
+                         WHERE run_id = $1")
+                .bind(run.run_id).execute(&mut **c).await?;
+        });
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {RUN_COLUMNS} FROM runs WHERE run_id = $1"));
+        let row: RunRow =
+            on_tx!(self, c => sqlx::query_as(sql).bind(run.run_id).fetch_one(&mut **c).await?);
+        Run::try_from(row)
+    }
+
+    /// Records the published files. A file already recorded must have the
+    /// same hash: a re-run that produced other bytes is a bug or tampering,
+    /// and must stop the run rather than be papered over.
+    pub async fn record_run_files(&mut self, run_id: &str, files: &[PublishedFile]) -> Result<()> {
+        for f in files {
+            let existing: Option<String> = on_tx!(self, c =>
+                sqlx::query_scalar("SELECT sha256 FROM run_files WHERE run_id = $1 AND path = $2")
+                    .bind(run_id).bind(&f.path).fetch_optional(&mut **c).await?);
+            match existing {
+                Some(sha) if sha == f.sha256 => {}
+                Some(sha) => {
+                    return Err(StoreError::Corrupt(format!(
+                        "run {run_id}: {} now hashes to {} but was recorded as {sha}",
+                        f.path, f.sha256
+                    )));
+                }
+                None => {
+                    on_tx!(self, c => sqlx::query("INSERT INTO run_files (run_id, path, sha256, bytes) VALUES ($1, $2, $3, $4)")
+                        .bind(run_id).bind(&f.path).bind(&f.sha256).bind(f.bytes).execute(&mut **c).await?.rows_affected());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn set_run_state(
+        &mut self,
+        run_id: &str,
+        state: RunState,
+        completed_at: Option<&str>,
+    ) -> Result<()> {
+        on_tx!(self, c => sqlx::query("UPDATE runs SET state = $2, completed_at = COALESCE(completed_at, $3) WHERE run_id = $1")
+            .bind(run_id).bind(state.as_str()).bind(completed_at).execute(&mut **c).await?.rows_affected());
+        Ok(())
+    }
+}
+
+/// Reasons written for held claims (contract §3: held, never dropped).
+pub struct HoldReasons {
+    pub practitioner: String,
+    pub adherent: String,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PublishedFile {
+    pub path: String,
+    pub sha256: String,
+    #[serde(skip)]
+    pub bytes: i64,
+}
+
+/// Accepted, unpaid claims received before the business date, with payee.
+/// (A plain CREATE then INSERT: PostgreSQL takes no bind parameters in
+/// `CREATE TABLE AS`.)
+const SNAPSHOT_DUE: &str = "INSERT INTO run_due (ps_id, invoice_no, amc_due_cents, payee_kind, payee_id) \
+    SELECT c.ps_id, c.invoice_no, c.amc_due_cents, \
+      CASE WHEN c.mode = 'TP' THEN 'practitioner' ELSE 'adherent' END AS payee_kind, \
+      CASE WHEN c.mode = 'TP' THEN c.ps_id ELSE c.adherent_id END AS payee_id \
+    FROM claims c \
+    WHERE c.status = 'accepted' AND c.received_date < $1 \
+      AND NOT EXISTS (SELECT 1 FROM payment_claims pc \
+                      WHERE pc.ps_id = c.ps_id AND pc.invoice_no = c.invoice_no)";
+
+/// One payment per payee with bank details valid on the execution date.
+/// The reference (the SEPA EndToEndId) is deterministic: run, kind, payee.
+const INSERT_PAYMENTS: &str = "INSERT INTO payments (reference, run_id, payee_kind, payee_id, \
+      amount_cents, claims_count, iban, bic, account_holder, bank_valid_from) \
+    SELECT $1 || '-' || CASE WHEN t.payee_kind = 'practitioner' THEN 'P' ELSE 'A' END || t.payee_id, \
+      $1, t.payee_kind, t.payee_id, t.total, t.n, b.iban, b.bic, b.account_holder, b.valid_from \
+    FROM (SELECT payee_kind, payee_id, SUM(amc_due_cents) AS total, COUNT(*) AS n \
+          FROM run_due GROUP BY payee_kind, payee_id) t \
+    JOIN bank_details b ON b.holder_kind = t.payee_kind AND b.holder_id = t.payee_id \
+      AND b.valid_from = (SELECT MAX(b2.valid_from) FROM bank_details b2 \
+                          WHERE b2.holder_kind = t.payee_kind AND b2.holder_id = t.payee_id \
+                            AND b2.valid_from <= $2)";
+
+const INSERT_PAYMENT_CLAIMS: &str = "INSERT INTO payment_claims (ps_id, invoice_no, reference, amount_cents) \
+    SELECT d.ps_id, d.invoice_no, p.reference, d.amc_due_cents FROM run_due d \
+    JOIN payments p ON p.run_id = $1 AND p.payee_kind = d.payee_kind AND p.payee_id = d.payee_id";
+
+const INSERT_HOLDS: &str = "INSERT INTO run_holds (run_id, ps_id, invoice_no, reason) \
+    SELECT $1, d.ps_id, d.invoice_no, \
+      CASE WHEN d.payee_kind = 'practitioner' THEN $2 ELSE $3 END \
+    FROM run_due d WHERE NOT EXISTS (SELECT 1 FROM payments p \
+      WHERE p.run_id = $1 AND p.payee_kind = d.payee_kind AND p.payee_id = d.payee_id)";
+
+/// Rejections not yet returned: the engine's and R01/R02/R04/R05 (claims),
+/// and R03 (duplicates). Each is returned once, ever (primary key).
+const INSERT_REJECTIONS: &str = "INSERT INTO run_rejections (run_id, ps_id, invoice_no, \
+      dup_import_sha256, dup_line, code) \
+    SELECT $1, c.ps_id, c.invoice_no, '', 0, c.reject_code FROM claims c \
+    WHERE c.status = 'rejected' AND c.received_date < $2 \
+      AND NOT EXISTS (SELECT 1 FROM run_rejections r WHERE r.ps_id = c.ps_id \
+        AND r.invoice_no = c.invoice_no AND r.dup_import_sha256 = '' AND r.dup_line = 0) \
+    UNION ALL \
+    SELECT $1, d.ps_id, d.invoice_no, d.import_sha256, d.line, 'R03' FROM claim_duplicates d \
+    WHERE d.received_date < $2 \
+      AND NOT EXISTS (SELECT 1 FROM run_rejections r WHERE r.ps_id = d.ps_id \
+        AND r.invoice_no = d.invoice_no AND r.dup_import_sha256 = d.import_sha256 \
+        AND r.dup_line = d.line)";
+
+// ---- Streams for the files -------------------------------------------------
+
+/// A payment with what the bank file needs about its payee.
+#[derive(FromRow, Debug)]
+pub struct PaymentLine {
+    pub reference: String,
+    pub payee_kind: String,
+    pub payee_id: String,
+    pub amount_cents: i64,
+    pub claims_count: i64,
+    pub iban: String,
+    pub bic: Option<String>,
+    pub account_holder: String,
+    pub address_line: Option<String>,
+    pub postcode: Option<String>,
+    pub city: Option<String>,
+    pub country: Option<String>,
+}
+
+/// One invoice line of a practitioner's RSP. `section`: 1 paid to the
+/// practitioner (under its transfer), 2 rejected, 3 HTP *signalement*.
+#[derive(FromRow, Debug)]
+pub struct RspLine {
+    pub ps_id: String,
+    pub ps_name: Option<String>,
+    pub section: i64,
+    pub reference: Option<String>,
+    pub transfer_cents: Option<i64>,
+    pub invoice_no: i64,
+    pub origin: String,
+    pub care_date: NaiveDate,
+    pub requested_cents: i64,
+    pub paid_cents: i64,
+    pub code: Option<String>,
+    pub label: Option<String>,
+}
+
+/// A claim of a payment, for the manifest.
+#[derive(FromRow, Debug)]
+pub struct PaidClaim {
+    pub reference: String,
+    pub payee_kind: String,
+    pub payee_id: String,
+    pub amount_cents: i64,
+    pub ps_id: String,
+    pub invoice_no: i64,
+}
+
+/// (ps_id, invoice_no, text): a rejection's code, a hold's reason, or a
+/// late claim's deadline.
+#[derive(FromRow, Debug)]
+pub struct ClaimNote {
+    pub ps_id: String,
+    pub invoice_no: i64,
+    pub note: String,
+}
+
+/// Sums that must agree across the database and every file of a run.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RunSums {
+    pub practitioner_payments: i64,
+    pub practitioner_cents: i64,
+    pub adherent_payments: i64,
+    pub adherent_cents: i64,
+    /// Sum of the amounts of the claims linked to the run's payments.
+    pub claims_cents: i64,
+    pub claims: i64,
+}
+
+impl RunSums {
+    pub fn payments(&self) -> i64 {
+        self.practitioner_payments + self.adherent_payments
+    }
+    pub fn cents(&self) -> i64 {
+        self.practitioner_cents + self.adherent_cents
+    }
+}
+
+const PAYMENT_LINES: &str = "SELECT p.reference, p.payee_kind, p.payee_id, p.amount_cents, \
+      p.claims_count, p.iban, p.bic, p.account_holder, \
+      COALESCE(pr.address_line, a.address_line) AS address_line, \
+      COALESCE(pr.postcode, a.postcode) AS postcode, COALESCE(pr.city, a.city) AS city, \
+      COALESCE(pr.country, a.country) AS country \
+    FROM payments p \
+    LEFT JOIN practitioners pr ON p.payee_kind = 'practitioner' AND pr.ps_id = p.payee_id \
+    LEFT JOIN adherents a ON p.payee_kind = 'adherent' AND a.adherent_id = p.payee_id \
+    WHERE p.run_id = $1 ORDER BY p.payee_kind DESC, p.reference";
+
+const RSP_LINES: &str = "SELECT x.ps_id, pr.name AS ps_name, x.section, x.reference, \
+      x.transfer_cents, x.invoice_no, x.origin, x.care_date, x.requested_cents, x.paid_cents, \
+      x.code, x.label FROM ( \
+    SELECT c.ps_id, 1 AS section, p.reference, p.amount_cents AS transfer_cents, c.invoice_no, \
+      c.origin, c.care_date, c.amc_due_cents AS requested_cents, pc.amount_cents AS paid_cents, \
+      CAST(NULL AS TEXT) AS code, CAST(NULL AS TEXT) AS label \
+    FROM payments p JOIN payment_claims pc ON pc.reference = p.reference \
+    JOIN claims c ON c.ps_id = pc.ps_id AND c.invoice_no = pc.invoice_no \
+    WHERE p.run_id = $1 AND p.payee_kind = 'practitioner' \
+    UNION ALL \
+    SELECT c.ps_id, 2, CAST(NULL AS TEXT), CAST(NULL AS BIGINT), c.invoice_no, c.origin, \
+      c.care_date, c.amc_due_cents, 0, r.code, c.reject_label \
+    FROM run_rejections r JOIN claims c ON c.ps_id = r.ps_id AND c.invoice_no = r.invoice_no \
+    WHERE r.run_id = $1 AND r.dup_line = 0 \
+    UNION ALL \
+    SELECT d.ps_id, 2, CAST(NULL AS TEXT), CAST(NULL AS BIGINT), d.invoice_no, d.origin, \
+      d.care_date, d.amc_due_cents, 0, r.code, $2 \
+    FROM run_rejections r JOIN claim_duplicates d \
+      ON d.import_sha256 = r.dup_import_sha256 AND d.line = r.dup_line \
+    WHERE r.run_id = $1 AND r.dup_line > 0 \
+    UNION ALL \
+    SELECT c.ps_id, 3, CAST(NULL AS TEXT), CAST(NULL AS BIGINT), c.invoice_no, c.origin, \
+      c.care_date, c.amc_due_cents, pc.amount_cents, CAST(NULL AS TEXT), CAST(NULL AS TEXT) \
+    FROM payments p JOIN payment_claims pc ON pc.reference = p.reference \
+    JOIN claims c ON c.ps_id = pc.ps_id AND c.invoice_no = pc.invoice_no \
+    WHERE p.run_id = $1 AND p.payee_kind = 'adherent') x \
+    LEFT JOIN practitioners pr ON pr.ps_id = x.ps_id \
+    ORDER BY x.ps_id, x.section, x.invoice_no, x.code";
+
+const PAID_CLAIMS: &str = "SELECT p.reference, p.payee_kind, p.payee_id, p.amount_cents, \
+      pc.ps_id, pc.invoice_no \
+    FROM payments p JOIN payment_claims pc ON pc.reference = p.reference \
+    WHERE p.run_id = $1 ORDER BY p.payee_kind DESC, p.reference, pc.ps_id, pc.invoice_no";
+
+const REJECTED: &str = "SELECT ps_id, invoice_no, code AS note FROM run_rejections \
+    WHERE run_id = $1 ORDER BY ps_id, invoice_no, dup_import_sha256, dup_line";
+
+const HELD: &str = "SELECT ps_id, invoice_no, reason AS note FROM run_holds \
+    WHERE run_id = $1 ORDER BY ps_id, invoice_no";
+
+/// Paid after the deadline in this run, or held with the deadline passed.
+const LATE: &str = "SELECT c.ps_id, c.invoice_no, CAST(c.deadline AS TEXT) AS note FROM ( \
+      SELECT pc.ps_id, pc.invoice_no FROM payments p \
+      JOIN payment_claims pc ON pc.reference = p.reference WHERE p.run_id = $1 \
+      UNION ALL SELECT ps_id, invoice_no FROM run_holds WHERE run_id = $1) k \
+    JOIN claims c ON c.ps_id = k.ps_id AND c.invoice_no = k.invoice_no \
+    WHERE c.deadline < $2 ORDER BY c.ps_id, c.invoice_no";
+
+/// Streams `$sql` bound to `$binds`, calling `$f` on each row of type `$row`.
+macro_rules! stream_rows {
+    ($store:expr, $row:ty, $sql:expr, [$($bind:expr),*], $f:expr) => {{
+        let f = &mut $f;
+        on_pool!($store, p => {
+            let mut rows = sqlx::query_as::<_, $row>($sql)$(.bind($bind))*.fetch(p);
+            while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
+                f(row)?;
+            }
+        });
+        Ok(())
+    }};
+}
+
+impl Store {
+    pub async fn stream_payment_lines<E: From<StoreError>>(
+        &self,
+        run_id: &str,
+        mut f: impl FnMut(PaymentLine) -> Result<(), E>,
+    ) -> Result<(), E> {
+        stream_rows!(self, PaymentLine, PAYMENT_LINES, [run_id], f)
+    }
+
+    pub async fn stream_rsp_lines<E: From<StoreError>>(
+        &self,
+        run_id: &str,
+        r03_label: &str,
+        mut f: impl FnMut(RspLine) -> Result<(), E>,
+    ) -> Result<(), E> {
+        stream_rows!(self, RspLine, RSP_LINES, [run_id, r03_label], f)
+    }
+
+    pub async fn stream_paid_claims<E: From<StoreError>>(
+        &self,
+        run_id: &str,
+        mut f: impl FnMut(PaidClaim) -> Result<(), E>,
+    ) -> Result<(), E> {
+        stream_rows!(self, PaidClaim, PAID_CLAIMS, [run_id], f)
+    }
+
+    pub async fn stream_rejected<E: From<StoreError>>(
+        &self,
+        run_id: &str,
+        mut f: impl FnMut(ClaimNote) -> Result<(), E>,
+    ) -> Result<(), E> {
+        stream_rows!(self, ClaimNote, REJECTED, [run_id], f)
+    }
+
+    pub async fn stream_held<E: From<StoreError>>(
+        &self,
+        run_id: &str,
+        mut f: impl FnMut(ClaimNote) -> Result<(), E>,
+    ) -> Result<(), E> {
+        stream_rows!(self, ClaimNote, HELD, [run_id], f)
+    }
+
+    pub async fn stream_late<E: From<StoreError>>(
+        &self,
+        run_id: &str,
+        execution_date: NaiveDate,
+        mut f: impl FnMut(ClaimNote) -> Result<(), E>,
+    ) -> Result<(), E> {
+        stream_rows!(self, ClaimNote, LATE, [run_id, execution_date], f)
+    }
+
+    /// The run's sums as the database sees them, for the end-of-run checks.
+    pub async fn run_sums(&self, run_id: &str) -> Result<RunSums> {
+        let sql = "SELECT \
+            (SELECT COUNT(*) FROM payments WHERE run_id = $1 AND payee_kind = 'practitioner'), \
+            CAST(COALESCE((SELECT SUM(amount_cents) FROM payments WHERE run_id = $1 AND payee_kind = 'practitioner'), 0) AS BIGINT), \
+            (SELECT COUNT(*) FROM payments WHERE run_id = $1 AND payee_kind = 'adherent'), \
+            CAST(COALESCE((SELECT SUM(amount_cents) FROM payments WHERE run_id = $1 AND payee_kind = 'adherent'), 0) AS BIGINT), \
+            CAST(COALESCE((SELECT SUM(pc.amount_cents) FROM payment_claims pc JOIN payments p ON p.reference = pc.reference WHERE p.run_id = $1), 0) AS BIGINT), \
+            (SELECT COUNT(*) FROM payment_claims pc JOIN payments p ON p.reference = pc.reference WHERE p.run_id = $1)";
+        let r: (i64, i64, i64, i64, i64, i64) =
+            on_pool!(self, p => sqlx::query_as(sql).bind(run_id).fetch_one(p).await?);
+        Ok(RunSums {
+            practitioner_payments: r.0,
+            practitioner_cents: r.1,
+            adherent_payments: r.2,
+            adherent_cents: r.3,
+            claims_cents: r.4,
+            claims: r.5,
+        })
+    }
+
+    /// Counts for the run summary: (rejected, held, late).
+    pub async fn run_note_counts(
+        &self,
+        run_id: &str,
+        execution_date: NaiveDate,
+    ) -> Result<(i64, i64, i64)> {
+        let sql = "SELECT (SELECT COUNT(*) FROM run_rejections WHERE run_id = $1), \
+            (SELECT COUNT(*) FROM run_holds WHERE run_id = $1), \
+            (SELECT COUNT(*) FROM (SELECT pc.ps_id, pc.invoice_no FROM payments p \
+               JOIN payment_claims pc ON pc.reference = p.reference WHERE p.run_id = $1 \
+               UNION ALL SELECT ps_id, invoice_no FROM run_holds WHERE run_id = $1) k \
+             JOIN claims c ON c.ps_id = k.ps_id AND c.invoice_no = k.invoice_no WHERE c.deadline < $2)";
+        Ok(
+            on_pool!(self, p => sqlx::query_as(sql).bind(run_id).bind(execution_date).fetch_one(p).await?),
+        )
+    }
+}

@@ -1,0 +1,292 @@
+//! The settlement run of one business date (contract §3).
+//!
+//! A run is a state machine recorded in the database:
+//!
+//! 1. **planned**: one transaction fixes which claims are paid to whom,
+//!    which are held and which rejections are returned. From here on the
+//!    run's content never changes; `payment_claims` (primary key on the
+//!    claim) makes a second payment of a claim impossible.
+//! 2. **files_written**: the SEPA file and the RSP returns are written from
+//!    that content under temporary names, their sums checked against the
+//!    database, then synced and renamed into place, and their SHA-256
+//!    recorded.
+//! 3. **completed**: the manifest is published.
+//!
+//! A crash anywhere leaves a state from which `settle` for the same date
+//! resumes; files are rewritten byte for byte (everything in them, the
+//! creation time included, comes from the database).
+
+mod bank_file;
+mod manifest;
+mod returns;
+mod summary;
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+
+use crate::calendar::Calendar;
+use crate::config::Config;
+use crate::output::{self, OutputError, StagedFile};
+use crate::store::runs::{HoldReasons, NewRun, PublishedFile, Run, RunState, RunSums};
+use crate::store::{Store, StoreError};
+
+pub use summary::RunReport;
+
+/// The name of the settlement job's lock.
+pub const LOCK_NAME: &str = "settlement";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettleError {
+    #[error(
+        "another settlement is running (lock held by {holder} since {since}); try again when it has finished"
+    )]
+    Busy { holder: String, since: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot write run file {0}")]
+    Output(#[from] OutputError),
+    #[error("SEPA file: {0}")]
+    Sepa(#[from] crate::sepa::SepaError),
+    #[error("RSP return: {0}")]
+    Rsp(#[from] crate::rsp::RspError),
+    /// Sums disagree between the database and a file: nothing is published.
+    #[error("run {run_id} aborted before publishing: {detail}")]
+    Invariant { run_id: String, detail: String },
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+/// What a settlement needs: the database, the configuration, the calendar.
+pub struct Settlement<'a> {
+    pub store: &'a Store,
+    pub config: &'a Config,
+    pub calendar: &'a Calendar,
+}
+
+/// A run's identifier, also the SEPA `MsgId` and the prefix of every
+/// payment reference: one run per business date.
+pub fn run_id(date: NaiveDate) -> String {
+    format!("RUN-{}", date.format("%Y%m%d"))
+}
+
+impl Settlement<'_> {
+    /// Settles `date`, writing under `out_dir/<run_id>/`. For a date already
+    /// settled, rewrites the same files and returns the same run.
+    pub async fn settle(&self, date: NaiveDate, out_dir: &Path) -> Result<RunReport, SettleError> {
+        let lock = match self.store.try_lock(LOCK_NAME).await? {
+            Ok(lock) => lock,
+            Err(h) => {
+                return Err(SettleError::Busy {
+                    holder: h.holder,
+                    since: h.since,
+                });
+            }
+        };
+        let result = self.settle_locked(date, out_dir).await;
+        lock.release().await?;
+        result
+    }
+
+    async fn settle_locked(
+        &self,
+        date: NaiveDate,
+        out_dir: &Path,
+    ) -> Result<RunReport, SettleError> {
+        let (run, resumed_from) = match self.store.find_run(date).await? {
+            Some(run) => {
+                tracing::info!(run_id = %run.run_id, state = ?run.state, "run exists: resuming and rewriting its files");
+                let state = run.state;
+                (run, Some(state))
+            }
+            None => (self.plan(date).await?, None),
+        };
+        let span = tracing::info_span!("run", run_id = %run.run_id);
+        let _enter = span.enter();
+        let run_dir = out_dir.join(&run.run_id);
+        let leftovers = output::remove_partials(&run_dir)?;
+        if leftovers > 0 {
+            tracing::warn!(
+                leftovers,
+                "removed temporary files of an interrupted attempt"
+            );
+        }
+        let sums = self.store.run_sums(&run.run_id).await?;
+        check_database_sums(&run, &sums)?;
+        let files = self.write_and_publish(&run, &run_dir, &sums).await?;
+        let manifest = manifest::write(self, &run, &run_dir, &files).await?;
+        self.publish(&run_dir, std::slice::from_ref(&manifest))?;
+        let mut tx = self.store.begin().await?;
+        tx.record_run_files(&run.run_id, &[published(&manifest)])
+            .await?;
+        tx.set_run_state(
+            &run.run_id,
+            RunState::Completed,
+            Some(&crate::store::timestamp(chrono::Utc::now())),
+        )
+        .await?;
+        tx.commit().await?;
+        let (rejected, held, late) = self
+            .store
+            .run_note_counts(&run.run_id, run.execution_date)
+            .await?;
+        tracing::info!(
+            payments = sums.payments(),
+            amount_cents = sums.cents(),
+            rejected,
+            held,
+            late,
+            "run completed"
+        );
+        let mut all_files = files;
+        all_files.push(published(&manifest));
+        Ok(RunReport {
+            run,
+            run_dir,
+            sums,
+            rejected,
+            held,
+            late,
+            files: all_files,
+            resumed_from,
+        })
+    }
+
+    /// Step 1: the run's content, in one transaction.
+    async fn plan(&self, date: NaiveDate) -> Result<Run, SettleError> {
+        let run_id = run_id(date);
+        let execution_date = self.calendar.next_target2_business_day_on_or_after(date);
+        let created_at = crate::store::timestamp(chrono::Utc::now());
+        let reasons = HoldReasons {
+            practitioner: format!("practitioner has no bank details valid on {execution_date}"),
+            adherent: format!("member has no bank details valid on {execution_date}"),
+        };
+        let mut tx = self.store.begin().await?;
+        let new = NewRun {
+            run_id: &run_id,
+            business_date: date,
+            execution_date,
+            created_at: &created_at,
+        };
+        let run = tx.plan_run(&new, &reasons).await?;
+        tx.commit().await?;
+        tracing::info!(run_id = %run.run_id, %execution_date, payments = run.payments, amount_cents = run.amount_cents, "run planned");
+        Ok(run)
+    }
+
+    /// Step 2: SEPA and RSP files, checked against the database before any
+    /// of them is published.
+    async fn write_and_publish(
+        &self,
+        run: &Run,
+        run_dir: &Path,
+        sums: &RunSums,
+    ) -> Result<Vec<PublishedFile>, SettleError> {
+        let mut staged: Vec<StagedFile> = Vec::new();
+        let result = self.write_checked(run, run_dir, sums, &mut staged).await;
+        if let Err(e) = result {
+            staged.into_iter().for_each(StagedFile::discard);
+            return Err(e);
+        }
+        self.publish(run_dir, &staged)?;
+        let files: Vec<PublishedFile> = staged.iter().map(published).collect();
+        let mut tx = self.store.begin().await?;
+        tx.record_run_files(&run.run_id, &files).await?;
+        tx.set_run_state(&run.run_id, RunState::FilesWritten, None)
+            .await?;
+        tx.commit().await?;
+        Ok(files)
+    }
+
+    async fn write_checked(
+        &self,
+        run: &Run,
+        run_dir: &Path,
+        sums: &RunSums,
+        staged: &mut Vec<StagedFile>,
+    ) -> Result<(), SettleError> {
+        if sums.payments() > 0 {
+            let (file, ctrl_sum_cents) = bank_file::write(self, run, run_dir, sums).await?;
+            staged.push(file);
+            invariant(run, ctrl_sum_cents == sums.cents(), || {
+                format!(
+                    "SEPA control sum {ctrl_sum_cents} cents <> payments {} cents",
+                    sums.cents()
+                )
+            })?;
+        }
+        let rsp = returns::write(self, run, run_dir, staged).await?;
+        invariant(run, rsp.transfers_cents == sums.practitioner_cents, || {
+            format!(
+                "RSP 071 total {} cents <> practitioner payments {} cents",
+                rsp.transfers_cents, sums.practitioner_cents
+            )
+        })?;
+        invariant(run, rsp.transfers == sums.practitioner_payments, || {
+            format!(
+                "{} RSP transfers <> {} practitioner payments",
+                rsp.transfers, sums.practitioner_payments
+            )
+        })?;
+        Ok(())
+    }
+
+    fn publish(&self, run_dir: &Path, files: &[StagedFile]) -> Result<(), SettleError> {
+        output::sync_dir(run_dir)?;
+        for f in files {
+            f.publish()?;
+        }
+        output::sync_dir(run_dir)?;
+        Ok(())
+    }
+}
+
+fn published(f: &StagedFile) -> PublishedFile {
+    PublishedFile {
+        path: f.rel_path.clone(),
+        sha256: f.sha256.clone(),
+        bytes: f.bytes as i64,
+    }
+}
+
+/// The database must agree with itself before any file is written: the
+/// payments' total, the run's recorded total and the paid claims' total.
+fn check_database_sums(run: &Run, sums: &RunSums) -> Result<(), SettleError> {
+    invariant(run, sums.cents() == sums.claims_cents, || {
+        format!(
+            "payments total {} cents <> paid claims total {} cents",
+            sums.cents(),
+            sums.claims_cents
+        )
+    })?;
+    invariant(
+        run,
+        sums.cents() == run.amount_cents && sums.payments() == run.payments,
+        || {
+            format!(
+                "run records {} payments / {} cents, payments table has {} / {}",
+                run.payments,
+                run.amount_cents,
+                sums.payments(),
+                sums.cents()
+            )
+        },
+    )
+}
+
+fn invariant(run: &Run, ok: bool, detail: impl FnOnce() -> String) -> Result<(), SettleError> {
+    if ok {
+        return Ok(());
+    }
+    let detail = detail();
+    tracing::error!(run_id = %run.run_id, %detail, "money invariant violated");
+    Err(SettleError::Invariant {
+        run_id: run.run_id.clone(),
+        detail,
+    })
+}
+
+/// The folder of a run under `out_dir`.
+pub fn run_dir(out_dir: &Path, date: NaiveDate) -> PathBuf {
+    out_dir.join(run_id(date))
+}
