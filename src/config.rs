@@ -24,7 +24,7 @@ pub enum ConfigError {
     },
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub mutuelle: Mutuelle,
@@ -100,17 +100,6 @@ impl Default for Debtor {
             bic: Some("AGRIFRPPXXX".parse().expect("valid demo BIC")),
             initiating_party: "Mutuelle Demo".into(),
             initiating_party_id: None,
-        }
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            mutuelle: Mutuelle::default(),
-            debtor: Debtor::default(),
-            sepa: Sepa::default(),
-            calendar: CalendarConfig::default(),
         }
     }
 }

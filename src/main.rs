@@ -137,7 +137,7 @@ async fn run(cli: Cli) -> Result<()> {
                 date,
             };
             let summary = tpsettle::generator::generate(&spec, &calendar, &out)?;
-            println!("{summary:#?}");
+            println!("{summary}");
             Ok(())
         }
         Command::Rsp {

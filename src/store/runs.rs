@@ -341,7 +341,7 @@ const PAYMENT_LINES: &str = "SELECT p.reference, p.payee_kind, p.payee_id, p.amo
 const RSP_LINES: &str = "SELECT x.ps_id, pr.name AS ps_name, x.section, x.reference, \
       x.transfer_cents, x.invoice_no, x.origin, x.care_date, x.requested_cents, x.paid_cents, \
       x.code, x.label FROM ( \
-    SELECT c.ps_id, 1 AS section, p.reference, p.amount_cents AS transfer_cents, c.invoice_no, \
+    SELECT c.ps_id, CAST(1 AS BIGINT) AS section, p.reference, p.amount_cents AS transfer_cents, c.invoice_no, \
       c.origin, c.care_date, c.amc_due_cents AS requested_cents, pc.amount_cents AS paid_cents, \
       CAST(NULL AS TEXT) AS code, CAST(NULL AS TEXT) AS label \
     FROM payments p JOIN payment_claims pc ON pc.reference = p.reference \

@@ -172,3 +172,88 @@ macro_rules! both {
         }
     };
 }
+
+/// Validates `xml` against `shared/xsd/<schema>.xsd` with xmllint. Returns
+/// false (after a notice, or a panic under CI) when xmllint or the schema
+/// is missing.
+pub fn xsd_valid(xml: &Path, schema: &str) -> bool {
+    let Some(xsd) = xsd_dir().map(|d| d.join(format!("{schema}.xsd"))) else {
+        require_tool("the ISO 20022 XSDs", "shared/xsd not found above the crate");
+        return false;
+    };
+    if !have_command("xmllint") {
+        return false;
+    }
+    let out = std::process::Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(&xsd)
+        .arg(xml)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{} is not valid against {}:\n{}",
+        xml.display(),
+        xsd.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    true
+}
+
+fn xsd_dir() -> Option<PathBuf> {
+    let mut dir = Some(Path::new(env!("CARGO_MANIFEST_DIR")));
+    while let Some(d) = dir {
+        let candidate = d.join("shared/xsd");
+        if candidate.is_dir() {
+            return Some(candidate);
+        }
+        let sibling = d.join("../shared/xsd");
+        if sibling.is_dir() {
+            return Some(sibling);
+        }
+        dir = d.parent();
+    }
+    None
+}
+
+pub fn sha256_file(path: &Path) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+/// (NbOfTxs, CtrlSum of the group header, sum of every InstdAmt) of a pain.001.
+pub fn sepa_sums(path: &Path) -> (u64, rust_decimal::Decimal, rust_decimal::Decimal) {
+    use quick_xml::events::Event;
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut r = quick_xml::Reader::from_str(&text);
+    let (mut stack, mut nb, mut ctrl, mut sum) = (
+        Vec::<String>::new(),
+        0u64,
+        None,
+        rust_decimal::Decimal::ZERO,
+    );
+    loop {
+        match r.read_event().unwrap() {
+            Event::Start(e) => stack.push(e.name().0.to_owned()),
+            Event::End(_) => {
+                stack.pop();
+            }
+            Event::Text(t) => {
+                let v: String = AsRef::<str>::as_ref(&t).to_owned();
+                match (
+                    stack.iter().rev().nth(1).map(String::as_str),
+                    stack.last().map(String::as_str),
+                ) {
+                    (Some("GrpHdr"), Some("NbOfTxs")) => nb = v.parse().unwrap(),
+                    (Some("GrpHdr"), Some("CtrlSum")) => ctrl = Some(v.parse().unwrap()),
+                    (_, Some("InstdAmt")) => sum += v.parse::<rust_decimal::Decimal>().unwrap(),
+                    _ => {}
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    (nb, ctrl.expect("GrpHdr/CtrlSum"), sum)
+}

@@ -1,0 +1,498 @@
+//! The settlement run (contract §3, §4, §6) on SQLite and PostgreSQL.
+//!
+//! One hand-built day whose every payment, hold, rejection and late claim is
+//! known in advance; the files are checked against the XSD, against each
+//! other and against the database.
+
+mod common;
+
+use std::path::Path;
+
+use chrono::NaiveDate;
+use common::{TestDb, sepa_sums, sha256_file, write, xsd_valid};
+use rust_decimal::Decimal;
+use serde_json::Value;
+use tpsettle::calendar::{Calendar, CalendarConfig};
+use tpsettle::config::Config;
+use tpsettle::import::{Kind, import_file};
+use tpsettle::rsp::{Entity, decode};
+use tpsettle::sepa::PainVersion;
+use tpsettle::settlement::{SettleError, Settlement};
+
+const PRACTITIONERS: &str = "\
+ps_id,name,profession,address_line,postcode,city,flux_agreement_from,tp_agreement_from,iban,bic,account_holder,bank_valid_from
+100000001,Hélène Lefèvre-D'Aubigné,médecin généraliste,3 rue de l'Église,42000,Saint-Étienne,2020-01-01,2020-01-01,FR7630006000011234567890189,AGRIFRPP,Hélène Lefèvre,2020-01-01
+100000002,Pharmacie de l'Église,pharmacien,1 place du Marché,69001,Lyon,2020-01-01,2020-01-01,,,,
+100000003,\"Ørsted & Fils <SARL> \"\"Œuvre\"\" — Saint-Étienne\",opticien,2 av. Foch,75016,Paris,2020-01-01,2020-01-01,DE89370400440532013000,,,2020-01-01
+";
+
+const ADHERENTS: &str = "\
+adherent_id,name,centre,iban,bank_valid_from,city
+A000000001,Jeanne Martin,CG01,FR7630006000011234567890189,2020-01-01,Lyon
+A000000002,Paul Durand,CG02,,,
+";
+
+const CLAIMS: &str = "\
+ps_id,invoice_no,origin,mode,received_at,care_date,adherent_id,beneficiary,billed,amo_paid,amc_due,status,reject_code,reject_label
+100000001,1,DRE,TP,2026-11-30T10:00:00+01:00,2026-11-30,A000000001,Zoé Secret-Patient,30.00,21.00,9.00,accepted,,
+100000001,2,NOEMIE,TP,2026-11-24T10:00:00+01:00,2026-11-23,A000000001,Zoé Secret-Patient,100.00,60.00,40.00,accepted,,
+100000001,3,DRE,TP,2026-11-25T23:30:00+01:00,2026-11-25,A000000001,Zoé Secret-Patient,50.00,35.00,15.00,accepted,,
+100000001,4,DRE,HTP,2026-11-30T10:00:00+01:00,2026-11-29,A000000001,Zoé Secret-Patient,20.00,7.66,12.34,accepted,,
+100000002,5,DRE,TP,2026-11-20T10:00:00+01:00,2026-11-20,A000000001,Zoé Secret-Patient,10.00,5.00,5.00,accepted,,
+100000003,6,NOEMIE,TP,2026-11-06T10:00:00+01:00,2026-11-05,A000000001,Zoé Secret-Patient,300.00,100.00,200.00,accepted,,
+999999999,7,DRE,TP,2026-11-30T10:00:00+01:00,2026-11-30,A000000001,Zoé Secret-Patient,30.00,21.00,9.00,accepted,,
+100000001,8,DRE,TP,2026-11-30T10:00:00+01:00,2026-11-30,A000000001,Zoé Secret-Patient,30.00,21.00,9.00,rejected,E12,Droits AMC fermés
+100000001,9,DRE,TP,2026-12-01T08:00:00+01:00,2026-12-01,A000000001,Zoé Secret-Patient,30.00,21.00,9.00,accepted,,
+100000002,10,DRE,HTP,2026-11-30T10:00:00+01:00,2026-11-30,A000000002,Léo Secret-Patient,30.00,21.00,9.00,accepted,,
+";
+
+fn day(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+fn cal() -> Calendar {
+    Calendar::new(&CalendarConfig::default())
+}
+
+async fn load_day(db: &TestDb) {
+    for (kind, name, text) in [
+        (Kind::Practitioners, "p.csv", PRACTITIONERS),
+        (Kind::Adherents, "a.csv", ADHERENTS),
+        (Kind::Claims, "c.csv", CLAIMS),
+    ] {
+        let path = db.path(name);
+        write(&path, text);
+        import_file(&db.store, &cal(), kind, &path).await.unwrap();
+    }
+}
+
+async fn settle(
+    db: &TestDb,
+    config: &Config,
+    date: &str,
+    out: &Path,
+) -> Result<tpsettle::settlement::RunReport, SettleError> {
+    let calendar = cal();
+    Settlement {
+        store: &db.store,
+        config,
+        calendar: &calendar,
+    }
+    .settle(day(date), out)
+    .await
+}
+
+fn manifest(run_dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(run_dir.join("manifest.json")).unwrap()).unwrap()
+}
+
+fn keys(v: &Value) -> Vec<(String, i64, String)> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e[0].as_str().unwrap().into(),
+                e[1].as_i64().unwrap(),
+                e[2].as_str().unwrap().into(),
+            )
+        })
+        .collect()
+}
+
+fn dec(v: &Value) -> Decimal {
+    v.as_str().unwrap().parse().unwrap()
+}
+
+/// Every RSP entity of a file, decoded (and control-checked by the decoder).
+fn rsp(path: &Path) -> Vec<Entity> {
+    decode(std::fs::File::open(path).unwrap())
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+both!(a_day_is_settled_and_every_file_agrees, |db| async move {
+    load_day(&db).await;
+    let out = db.path("out");
+    let report = settle(&db, &Config::default(), "2026-12-01", &out)
+        .await
+        .unwrap();
+    assert_eq!(report.run.execution_date, day("2026-12-01"));
+    let m = manifest(&report.run_dir);
+
+    // Payments: one per payee, references deterministic.
+    let pays: Vec<(String, String, Decimal, usize)> = m["payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["reference"].as_str().unwrap().into(),
+                p["payee_kind"].as_str().unwrap().into(),
+                dec(&p["amount"]),
+                p["claims"].as_array().unwrap().len(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        pays,
+        vec![
+            (
+                "RUN-20261201-P100000001".into(),
+                "practitioner".into(),
+                Decimal::new(6400, 2),
+                3
+            ),
+            (
+                "RUN-20261201-P100000003".into(),
+                "practitioner".into(),
+                Decimal::new(20000, 2),
+                1
+            ),
+            (
+                "RUN-20261201-AA000000001".into(),
+                "adherent".into(),
+                Decimal::new(1234, 2),
+                1
+            ),
+        ]
+    );
+    assert_eq!(m["totals"]["payments"], 3);
+    assert_eq!(dec(&m["totals"]["amount"]), Decimal::new(27634, 2));
+    assert_eq!(
+        keys(&m["rejected"]),
+        vec![
+            ("100000001".into(), 8, "E12".into()),
+            ("999999999".into(), 7, "R01".into())
+        ]
+    );
+    let held = keys(&m["held"]);
+    assert_eq!(
+        held.iter().map(|h| (h.0.as_str(), h.1)).collect::<Vec<_>>(),
+        vec![("100000002", 5), ("100000002", 10)]
+    );
+    assert!(
+        held[0].2.contains("practitioner has no bank details")
+            && held[1].2.contains("member has no bank details"),
+        "{held:?}"
+    );
+    // Deadlines: Tue 24 Nov -> Mon 30 Nov; Fri 20 Nov -> Thu 26 Nov; Fri 6 Nov
+    // -> Fri 13 Nov (11 Nov is a holiday). Received Wed 25 Nov 23:30 -> Tue
+    // 1 Dec = the execution date: on time.
+    assert_eq!(
+        keys(&m["late"]),
+        vec![
+            ("100000001".into(), 2, "2026-11-30".into()),
+            ("100000002".into(), 5, "2026-11-26".into()),
+            ("100000003".into(), 6, "2026-11-13".into()),
+        ]
+    );
+    assert_eq!((report.rejected, report.held, report.late), (2, 2, 3));
+
+    // The SEPA file: valid, sums exact, no health data.
+    let sepa = report.run_dir.join("sepa/RUN-20261201.xml");
+    xsd_valid(&sepa, "pain.001.001.09");
+    let (nb, ctrl, sum) = sepa_sums(&sepa);
+    assert_eq!(
+        (nb, ctrl, sum),
+        (3, Decimal::new(27634, 2), Decimal::new(27634, 2))
+    );
+    let xml = std::fs::read_to_string(&sepa).unwrap();
+    // Patients' names and care details never reach the bank; the member's
+    // own name does, as the account holder of an HTP transfer.
+    for secret in ["Secret", "Patient", "Droits", "2026-11-30</"] {
+        assert!(!xml.contains(secret), "{secret} in the bank file");
+    }
+    // EPC guidelines: the five XML specials are escaped, the apostrophe too.
+    assert!(
+        xml.contains("Orsted + Fils (SARL) &apos;OEuvre&apos; - Saint-Etienne"),
+        "name transliterated to the SEPA set"
+    );
+    assert!(xml.contains("<EndToEndId>RUN-20261201-P100000001</EndToEndId>"));
+
+    // RSP returns: the practitioners concerned, and only them.
+    let rsp_files: Vec<String> = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_owned())
+        .filter(|p| p.starts_with("rsp/"))
+        .collect();
+    assert_eq!(
+        rsp_files,
+        vec![
+            "rsp/100000001.rsp",
+            "rsp/100000003.rsp",
+            "rsp/999999999.rsp"
+        ]
+    );
+    let mut transfers = Decimal::ZERO;
+    for f in &rsp_files {
+        for e in rsp(&report.run_dir.join(f)) {
+            if let Entity::Transfer {
+                reference, amount, ..
+            } = &e
+            {
+                let p = pays
+                    .iter()
+                    .find(|p| &p.0 == reference)
+                    .expect("071 quotes a SEPA reference");
+                assert_eq!(p.2, amount.as_decimal(), "071 amount = transfer amount");
+                transfers += amount.as_decimal();
+            }
+        }
+    }
+    assert_eq!(
+        transfers,
+        Decimal::new(26400, 2),
+        "RSP 071 total = practitioner payments"
+    );
+    let statuses: Vec<String> = rsp(&report.run_dir.join("rsp/100000001.rsp"))
+        .iter()
+        .filter_map(|e| serde_json::to_value(e).ok())
+        .filter(|v| v["type"] == "199")
+        .map(|v| v["status"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["P", "P", "P", "R", "S"],
+        "paid, then rejected, then HTP signalement"
+    );
+
+    // The manifest's hashes are the files'.
+    for f in m["files"].as_array().unwrap() {
+        assert_eq!(
+            sha256_file(&report.run_dir.join(f["path"].as_str().unwrap())),
+            f["sha256"].as_str().unwrap()
+        );
+    }
+    db.cleanup().await;
+});
+
+both!(
+    rerun_is_byte_identical_and_pays_nothing_twice,
+    |db| async move {
+        load_day(&db).await;
+        let config = Config::default();
+        let first = settle(&db, &config, "2026-12-01", &db.path("out"))
+            .await
+            .unwrap();
+        let hashes = |dir: &Path| -> Vec<(String, String)> {
+            manifest(dir)["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| {
+                    let p = f["path"].as_str().unwrap();
+                    (p.to_owned(), sha256_file(&dir.join(p)))
+                })
+                .collect()
+        };
+        let before = hashes(&first.run_dir);
+        let manifest_sha = sha256_file(&first.manifest_path());
+        // Same output folder, then another one: same run, same bytes.
+        let again = settle(&db, &config, "2026-12-01", &db.path("out"))
+            .await
+            .unwrap();
+        let elsewhere = settle(&db, &config, "2026-12-01", &db.path("out2"))
+            .await
+            .unwrap();
+        for r in [&again, &elsewhere] {
+            assert_eq!(r.run.run_id, first.run.run_id);
+            assert_eq!(hashes(&r.run_dir), before);
+            assert_eq!(sha256_file(&r.manifest_path()), manifest_sha);
+            assert_eq!(r.sums, first.sums);
+        }
+        // The next day pays only what is new (claim 9, received on 1 December).
+        let next = settle(&db, &config, "2026-12-02", &db.path("out"))
+            .await
+            .unwrap();
+        let m = manifest(&next.run_dir);
+        assert_eq!(m["payments"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            m["payments"][0]["claims"],
+            serde_json::json!([["100000001", 9]])
+        );
+        assert_eq!(
+            m["rejected"],
+            serde_json::json!([]),
+            "a rejection is returned once"
+        );
+        db.cleanup().await;
+    }
+);
+
+both!(
+    held_payee_is_paid_once_bank_details_arrive,
+    |db| async move {
+        load_day(&db).await;
+        let config = Config::default();
+        settle(&db, &config, "2026-12-01", &db.path("out"))
+            .await
+            .unwrap();
+        let rib = "ps_id,name,profession,address_line,postcode,city,flux_agreement_from,tp_agreement_from,iban,bank_valid_from\n\
+        100000002,Pharmacie de l'Église,pharmacien,1 place du Marché,69001,Lyon,2020-01-01,2020-01-01,FR7630006000011234567890189,2026-12-02\n";
+        let path = db.path("rib.csv");
+        write(&path, rib);
+        import_file(&db.store, &cal(), Kind::Practitioners, &path)
+            .await
+            .unwrap();
+        // Bank details valid from 2 December: still held on the 1st's... no run;
+        // the run of the 2nd executes on the 2nd and pays.
+        let r = settle(&db, &config, "2026-12-02", &db.path("out"))
+            .await
+            .unwrap();
+        let m = manifest(&r.run_dir);
+        let p = m["payments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["reference"] == "RUN-20261202-P100000002")
+            .expect("held payee paid");
+        assert_eq!(p["claims"], serde_json::json!([["100000002", 5]]));
+        assert_eq!(dec(&p["amount"]), Decimal::new(500, 2));
+        assert_eq!(
+            keys(&m["held"]).len(),
+            1,
+            "only the member without bank details is still held"
+        );
+        assert_eq!(
+            keys(&m["late"]).iter().filter(|l| l.1 == 5).count(),
+            1,
+            "paid after its deadline: late"
+        );
+        db.cleanup().await;
+    }
+);
+
+both!(
+    crash_after_planning_resumes_without_paying_twice,
+    |db| async move {
+        load_day(&db).await;
+        let config = Config::default();
+        // The output "folder" is a file: the run is planned, then cannot write.
+        let blocked = db.path("blocked");
+        write(&blocked, "not a folder");
+        let err = settle(&db, &config, "2026-12-01", &blocked)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SettleError::Output(_)), "{err}");
+        let run = db
+            .store
+            .find_run(day("2026-12-01"))
+            .await
+            .unwrap()
+            .expect("run recorded");
+        assert_eq!(run.state, tpsettle::store::runs::RunState::Planned);
+        // A leftover from an interrupted attempt is swept on resume.
+        let out = db.path("out");
+        std::fs::create_dir_all(out.join("RUN-20261201/rsp")).unwrap();
+        write(&out.join("RUN-20261201/rsp/100000001.rsp.partial"), "half");
+        let r = settle(&db, &config, "2026-12-01", &out).await.unwrap();
+        assert_eq!(
+            r.resumed_from,
+            Some(tpsettle::store::runs::RunState::Planned)
+        );
+        assert_eq!(
+            (r.sums.payments(), r.sums.cents(), r.sums.claims),
+            (3, 27634, 5)
+        );
+        assert!(!out.join("RUN-20261201/rsp/100000001.rsp.partial").exists());
+        let fresh = TestDb::sqlite().await;
+        load_day(&fresh).await;
+        let reference = settle(&fresh, &config, "2026-12-01", &fresh.path("out"))
+            .await
+            .unwrap();
+        assert_eq!(
+            reference.sums, r.sums,
+            "an interrupted run pays exactly what an uninterrupted one does"
+        );
+        fresh.cleanup().await;
+        db.cleanup().await;
+    }
+);
+
+both!(pain_001_001_03_by_configuration, |db| async move {
+    load_day(&db).await;
+    let mut config = Config::default();
+    config.sepa.version = PainVersion::V03;
+    let r = settle(&db, &config, "2026-12-01", &db.path("out"))
+        .await
+        .unwrap();
+    let sepa = r.run_dir.join("sepa/RUN-20261201.xml");
+    assert!(
+        std::fs::read_to_string(&sepa)
+            .unwrap()
+            .contains("pain.001.001.03")
+    );
+    xsd_valid(&sepa, "pain.001.001.03");
+    assert_eq!(sepa_sums(&sepa).1, Decimal::new(27634, 2));
+    db.cleanup().await;
+});
+
+both!(
+    a_second_runner_is_refused_while_one_holds_the_lock,
+    |db| async move {
+        load_day(&db).await;
+        let lock = db
+            .store
+            .try_lock(tpsettle::settlement::LOCK_NAME)
+            .await
+            .unwrap()
+            .expect("free");
+        let err = settle(&db, &Config::default(), "2026-12-01", &db.path("out"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SettleError::Busy { .. }), "{err}");
+        assert!(
+            db.store
+                .find_run(day("2026-12-01"))
+                .await
+                .unwrap()
+                .is_none(),
+            "the refused runner changed nothing"
+        );
+        lock.release().await.unwrap();
+        settle(&db, &Config::default(), "2026-12-01", &db.path("out"))
+            .await
+            .unwrap();
+        db.cleanup().await;
+    }
+);
+
+both!(concurrent_runners_make_one_run, |db| async move {
+    load_day(&db).await;
+    let other = tpsettle::store::Store::connect(&db.url).await.unwrap();
+    let (config, calendar) = (Config::default(), cal());
+    let a = Settlement {
+        store: &db.store,
+        config: &config,
+        calendar: &calendar,
+    };
+    let b = Settlement {
+        store: &other,
+        config: &config,
+        calendar: &calendar,
+    };
+    let (out_a, out_b) = (db.path("a"), db.path("b"));
+    let (ra, rb) = tokio::join!(
+        a.settle(day("2026-12-01"), &out_a),
+        b.settle(day("2026-12-01"), &out_b)
+    );
+    for r in [&ra, &rb] {
+        if let Err(e) = r {
+            assert!(matches!(e, SettleError::Busy { .. }), "{e}");
+        }
+    }
+    let ok: Vec<_> = [ra, rb].into_iter().filter_map(Result::ok).collect();
+    assert!(!ok.is_empty());
+    for r in &ok {
+        assert_eq!(
+            (r.sums.payments(), r.sums.cents()),
+            (3, 27634),
+            "one run, each claim paid once"
+        );
+    }
+    other.close().await;
+    db.cleanup().await;
+});
