@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# End-to-end benchmark of a settlement day on SQLite and PostgreSQL.
+#
+#   bash benches/day.sh                      # 1,000,000 claims, 60,000 practitioners, release build
+#   BENCH_CLAIMS=100000 bash benches/day.sh  # smaller
+#
+# Prints, per database: import and settle wall time, claims/s, peak RSS
+# (from /usr/bin/time -v), output bytes; and, as a floor, PostgreSQL's bare
+# COPY of the same claims.csv into an unindexed table and a bare GROUP BY.
+# Figures are printed, never asserted: performance lives here, not in tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CLAIMS="${BENCH_CLAIMS:-1000000}"
+PRACTITIONERS="${BENCH_PRACTITIONERS:-60000}"
+DATE="${BENCH_DATE:-2026-12-01}"
+PROFILE="${BENCH_PROFILE:-release}"
+PG_ADMIN="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+WORK="${BENCH_DIR:-$(mktemp -d)}"
+TARGET="${CARGO_TARGET_DIR:-target}"
+
+if [ "$PROFILE" = release ]; then cargo build -q --release; BIN="$TARGET/release/tpsettle"; else cargo build -q; BIN="$TARGET/debug/tpsettle"; fi
+command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time; }
+
+echo "workload: $CLAIMS claims, $PRACTITIONERS practitioners, date $DATE, $PROFILE build, work dir $WORK"
+"$BIN" gen --practitioners "$PRACTITIONERS" --claims "$CLAIMS" --seed 1 --date "$DATE" --out "$WORK/data" >/dev/null
+
+# timed LABEL CMD…: runs CMD under /usr/bin/time, records "LABEL seconds maxrss_kb".
+timed() {
+    local label=$1; shift
+    /usr/bin/time -v -o "$WORK/time.txt" "$@" >/dev/null 2>"$WORK/stderr.txt" || { cat "$WORK/stderr.txt"; exit 1; }
+    local wall rss
+    wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$WORK/time.txt" | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
+    rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
+    printf '%s %s %s\n' "$label" "$wall" "$rss" >> "$WORK/results.txt"
+}
+
+: > "$WORK/results.txt"
+run_db() {
+    local name=$1 url=$2
+    for kind in practitioners adherents; do timed "$name:import-$kind" "$BIN" --db "$url" import "$kind" "$WORK/data/$kind.csv"; done
+    timed "$name:import-claims" "$BIN" --db "$url" import claims "$WORK/data/claims.csv"
+    timed "$name:settle" "$BIN" --db "$url" settle --date "$DATE" --out "$WORK/out-$name"
+    du -sb "$WORK/out-$name" | awk -v n="$name" '{print n":output-bytes", $1, 0}' >> "$WORK/results.txt"
+}
+
+run_db sqlite "sqlite://$WORK/bench.db"
+
+PG_DB="tpsettle_bench_$$"
+if psql "$PG_ADMIN" -qAtc "CREATE DATABASE $PG_DB" >/dev/null 2>&1; then
+    PG_URL="${PG_ADMIN%/*}/$PG_DB"
+    run_db postgres "$PG_URL"
+    # Floors: what PostgreSQL itself needs to load and to group the same data.
+    psql "$PG_URL" -qAtc "CREATE UNLOGGED TABLE copy_floor (ps_id text, invoice_no bigint, origin text, mode text, received_at text, care_date text, adherent_id text, beneficiary text, billed numeric, amo_paid numeric, amc_due numeric, status text, reject_code text, reject_label text)"
+    timed "postgres:floor-copy" psql "$PG_URL" -qAtc "\\copy copy_floor FROM '$WORK/data/claims.csv' WITH (FORMAT csv, HEADER true)"
+    timed "postgres:floor-groupby" psql "$PG_URL" -qAtc "SELECT ps_id, sum(amc_due_cents) FROM claims WHERE status = 'accepted' GROUP BY ps_id"
+    psql "$PG_ADMIN" -qAtc "DROP DATABASE $PG_DB" >/dev/null
+else
+    echo "NOTICE: PostgreSQL at $PG_ADMIN not reachable: PostgreSQL part skipped" >&2
+    [ "${CI:-}" = true ] && { echo "PostgreSQL is required under CI=true" >&2; exit 1; }
+fi
+
+echo
+printf '%-32s %10s %12s %12s\n' step seconds claims/s "peak RSS MB"
+while read -r label secs rss; do
+    case $label in
+        *output-bytes) printf '%-32s %10s %12s %12s\n' "$label" "$(awk -v b="$secs" 'BEGIN{printf "%.1f MB", b/1e6}')" - - ;;
+        *) printf '%-32s %10.2f %12s %12.0f\n' "$label" "$secs" "$(awk -v c="$CLAIMS" -v s="$secs" 'BEGIN{ if (s>0) printf "%.0f", c/s; else print "-" }')" "$(awk -v r="$rss" 'BEGIN{print r/1024}')" ;;
+    esac
+done < "$WORK/results.txt"
+[ -z "${BENCH_DIR:-}" ] && rm -rf "$WORK"
+exit 0
