@@ -496,3 +496,136 @@ both!(concurrent_runners_make_one_run, |db| async move {
     other.close().await;
     db.cleanup().await;
 });
+
+both!(
+    crash_after_files_written_rewrites_the_same_manifest,
+    |db| async move {
+        load_day(&db).await;
+        let config = Config::default();
+        let out = db.path("out");
+        let done = settle(&db, &config, "2026-12-01", &out).await.unwrap();
+        let manifest_sha = sha256_file(&done.manifest_path());
+        // As if the process died after publishing SEPA and RSP files.
+        std::fs::remove_file(done.manifest_path()).unwrap();
+        let mut tx = db.store.begin().await.unwrap();
+        tx.set_run_state(
+            &done.run.run_id,
+            tpsettle::store::runs::RunState::FilesWritten,
+            None,
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let r = settle(&db, &config, "2026-12-01", &out).await.unwrap();
+        assert_eq!(
+            r.resumed_from,
+            Some(tpsettle::store::runs::RunState::FilesWritten)
+        );
+        assert_eq!(sha256_file(&r.manifest_path()), manifest_sha);
+        assert_eq!(
+            db.store
+                .find_run(day("2026-12-01"))
+                .await
+                .unwrap()
+                .unwrap()
+                .state,
+            tpsettle::store::runs::RunState::Completed
+        );
+        db.cleanup().await;
+    }
+);
+
+both!(
+    every_rsp_of_a_generated_day_agrees_with_the_manifest,
+    |db| async move {
+        let data = db.path("data");
+        let spec = tpsettle::generator::GenSpec {
+            practitioners: 120,
+            claims: 6000,
+            seed: 11,
+            date: day("2026-12-01"),
+        };
+        tpsettle::generator::generate(&spec, &cal(), &data).unwrap();
+        for (kind, f) in [
+            (Kind::Practitioners, "practitioners.csv"),
+            (Kind::Adherents, "adherents.csv"),
+            (Kind::Claims, "claims.csv"),
+            (Kind::Claims, "claims-resent.csv"),
+        ] {
+            import_file(&db.store, &cal(), kind, &data.join(f))
+                .await
+                .unwrap();
+        }
+        let r = settle(&db, &Config::default(), "2026-12-01", &db.path("out"))
+            .await
+            .unwrap();
+        let m = manifest(&r.run_dir);
+        let payments: std::collections::BTreeMap<String, Decimal> = m["payments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["reference"].as_str().unwrap().to_owned(),
+                    dec(&p["amount"]),
+                )
+            })
+            .collect();
+        let (mut seen, mut total) = (0, Decimal::ZERO);
+        for f in m["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["path"].as_str().unwrap())
+            .filter(|p| p.starts_with("rsp/"))
+        {
+            for e in rsp(&r.run_dir.join(f)) {
+                match e {
+                    Entity::Transfer {
+                        reference, amount, ..
+                    } => {
+                        assert_eq!(
+                            payments.get(&reference),
+                            Some(&amount.as_decimal()),
+                            "{f}: 071 {reference}"
+                        );
+                        seen += 1;
+                    }
+                    Entity::End { total: t, .. } => total += t.as_decimal(),
+                    _ => {}
+                }
+            }
+        }
+        let practitioner_payments = m["payments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["payee_kind"] == "practitioner")
+            .count();
+        assert_eq!(
+            seen, practitioner_payments,
+            "one 071 per practitioner payment"
+        );
+        assert_eq!(
+            Decimal::new(r.sums.practitioner_cents, 2),
+            total,
+            "999 totals = practitioner payments"
+        );
+        let sepa = r.run_dir.join("sepa/RUN-20261201.xml");
+        xsd_valid(&sepa, "pain.001.001.09");
+        let (nb, ctrl, sum) = sepa_sums(&sepa);
+        assert_eq!(
+            (nb as usize, ctrl, sum),
+            (
+                payments.len(),
+                dec(&m["totals"]["amount"]),
+                dec(&m["totals"]["amount"])
+            )
+        );
+        assert!(
+            r.held > 0 && r.rejected > 0 && r.late > 0,
+            "the generated day exercises holds, rejections and late claims"
+        );
+        db.cleanup().await;
+    }
+);
