@@ -31,6 +31,11 @@ pub struct Config {
     pub debtor: Debtor,
     pub sepa: Sepa,
     pub calendar: CalendarConfig,
+    /// Outgoing mail for alerts; absent = alerts are only logged.
+    pub smtp: Option<Smtp>,
+    pub alerts: Alerts,
+    /// Late-payment penalties of the SLA report; none when absent.
+    pub penalties: Option<crate::report::penalty::PenaltyScale>,
 }
 
 /// The sender: printed on statements, named in RSP headers.
@@ -73,6 +78,105 @@ impl Default for Sepa {
             version: PainVersion::V09,
             category_purpose: None,
         }
+    }
+}
+
+/// The SMTP relay alerts go through (see `docs/operations.md`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Smtp {
+    pub host: String,
+    /// Default: 587 for `starttls`, 465 for `tls`, 25 for `plain`.
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    /// Never logged: `SecretString` prints as `[REDACTED]`.
+    pub password: Option<secrecy::SecretString>,
+    /// Sender, e.g. `tpsettle <tpsettle@mutuelle.example>`.
+    #[serde(deserialize_with = "mailbox::one")]
+    pub from: lettre::message::Mailbox,
+    /// Per SMTP conversation (connect, TLS, send).
+    #[serde(default = "default_smtp_timeout")]
+    pub timeout_secs: u64,
+    /// Tries per alert before giving up until the next watch.
+    #[serde(default = "default_smtp_attempts")]
+    pub attempts: u32,
+}
+
+fn default_smtp_timeout() -> u64 {
+    30
+}
+
+fn default_smtp_attempts() -> u32 {
+    3
+}
+
+/// How the SMTP connection is protected. Never downgraded: `starttls`
+/// refuses a server that does not offer STARTTLS.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded with STARTTLS (submission, port 587).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (SMTPS, port 465).
+    Tls,
+    /// No encryption: only for a relay on the same host or a test server.
+    Plain,
+}
+
+impl Smtp {
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.security {
+            SmtpSecurity::Starttls => 587,
+            SmtpSecurity::Tls => 465,
+            SmtpSecurity::Plain => 25,
+        })
+    }
+}
+
+/// Who gets the late-payment alerts, and how long a digest may be.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Alerts {
+    #[serde(deserialize_with = "mailbox::many")]
+    pub recipients: Vec<lettre::message::Mailbox>,
+    /// Prefix of every subject, to filter mail.
+    pub subject_prefix: String,
+    /// Claims listed in one digest; the rest are counted.
+    pub max_lines: usize,
+}
+
+impl Default for Alerts {
+    fn default() -> Self {
+        Self {
+            recipients: Vec::new(),
+            subject_prefix: "[tpsettle]".into(),
+            max_lines: 200,
+        }
+    }
+}
+
+/// Addresses are checked when the configuration is read.
+mod mailbox {
+    use lettre::message::Mailbox;
+    use serde::{Deserialize, Deserializer, de::Error};
+
+    pub fn one<'de, D: Deserializer<'de>>(d: D) -> Result<Mailbox, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse()
+            .map_err(|e| D::Error::custom(format!("invalid e-mail address {s:?}: {e}")))
+    }
+
+    pub fn many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Mailbox>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .into_iter()
+            .map(|s| {
+                s.parse()
+                    .map_err(|e| D::Error::custom(format!("invalid e-mail address {s:?}: {e}")))
+            })
+            .collect()
     }
 }
 
@@ -157,6 +261,23 @@ mod tests {
         let t = "[debtor]\nname='x'\niban='FR7630006000011234567890188'\ninitiating_party='x'\n";
         let e = Config::parse(t).unwrap_err().to_string();
         assert!(e.contains("IBAN"), "{e}");
+    }
+
+    #[test]
+    fn smtp_password_is_never_printed() {
+        let t = "[smtp]\nhost='mail.example'\nusername='u'\npassword='hunter2-secret'\nfrom='tpsettle <t@mutuelle.example>'\n[alerts]\nrecipients=['ops@mutuelle.example']\n";
+        let c = Config::parse(t).unwrap();
+        let smtp = c.smtp.as_ref().unwrap();
+        assert_eq!((smtp.security, smtp.port()), (SmtpSecurity::Starttls, 587));
+        assert_eq!(c.alerts.recipients.len(), 1);
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn bad_alert_address_is_refused() {
+        let e = Config::parse("[alerts]\nrecipients=['not an address']\n").unwrap_err();
+        assert!(e.to_string().contains("invalid e-mail address"), "{e}");
     }
 
     #[test]

@@ -73,10 +73,48 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Accepted unpaid claims that are late or at risk; e-mails a digest when SMTP is configured.
+    Watch {
+        /// Evaluate at this instant (RFC 3339) instead of now.
+        #[arg(long)]
+        at: Option<chrono::DateTime<chrono::FixedOffset>>,
+        /// Print the contract's JSON on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Job definitions (for the next settlement run's date).
+        #[arg(long, default_value = "jobs")]
+        jobs: PathBuf,
+    },
+    /// Run the jobs/ schedule until SIGTERM; serve /health and /metrics.
+    Daemon {
+        #[arg(long, default_value = "127.0.0.1:9187")]
+        listen: std::net::SocketAddr,
+        /// Job definitions: one TOML file per job (built-in schedule when the folder is missing).
+        #[arg(long, default_value = "jobs")]
+        jobs: PathBuf,
+    },
     /// RSP return files.
     Rsp {
         #[command(subcommand)]
         command: RspCommand,
+    },
+    /// Reports for auditors.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// SLA report of the TP claims received FROM to TO: CSV, Parquet and sla.html in OUT.
+    Sla {
+        #[arg(long)]
+        from: NaiveDate,
+        #[arg(long)]
+        to: NaiveDate,
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -106,6 +144,16 @@ impl From<ImportKind> for Kind {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tpsettle::telemetry::init();
+    // Crash tests only: a fail point's panic must look like `kill -9`
+    // (no unwinding, no destructor, no rollback), hence the abort.
+    #[cfg(feature = "failpoints")]
+    let _failpoints = {
+        std::panic::set_hook(Box::new(|info| {
+            eprintln!("fail point: {info}");
+            std::process::abort();
+        }));
+        fail::FailScenario::setup()
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -158,9 +206,12 @@ async fn run(cli: Cli) -> Result<()> {
             }
         }
         command => {
-            let store = Store::connect(&cli.db)
-                .await
-                .with_context(|| format!("cannot open database {}", redact(&cli.db)))?;
+            let store = Store::connect(&cli.db).await.with_context(|| {
+                format!(
+                    "cannot open database {}",
+                    tpsettle::redact::database_url(&cli.db)
+                )
+            })?;
             let result = with_store(&store, &config, &calendar, command).await;
             store.close().await;
             result
@@ -195,6 +246,29 @@ async fn with_store(
             .await
             .map(|s| print!("{s}"))
             .map_err(Into::into),
+        Command::Watch { at, json, jobs } => watch(store, config, calendar, at, json, &jobs).await,
+        Command::Daemon { listen, jobs } => {
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            let ctx = std::sync::Arc::new(tpsettle::daemon::Context {
+                store: store.clone(),
+                config: config.clone(),
+                calendar: calendar.clone(),
+                jobs: load_jobs(&jobs)?,
+                clock: std::sync::Arc::new(tpsettle::schedule::SystemClock),
+            });
+            tpsettle::daemon::run(ctx, listener, tpsettle::daemon::shutdown_signal()).await?;
+            Ok(())
+        }
+        Command::Report {
+            command: ReportCommand::Sla { from, to, out },
+        } => {
+            let summary =
+                tpsettle::report::sla_report(store, config, calendar, from, to, &out).await?;
+            print!("{summary}");
+            Ok(())
+        }
         Command::Gen { .. } | Command::Rsp { .. } => unreachable!("handled without a database"),
     }
 }
@@ -213,13 +287,40 @@ async fn import_one(store: &Store, calendar: &Calendar, kind: Kind, file: &Path)
     }
 }
 
-/// A database URL without its password, for error messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
-        (Some(s), Some(at)) if at > s => match url[s + 3..at].find(':') {
-            Some(c) => format!("{}:***{}", &url[..s + 3 + c], &url[at..]),
-            None => url.to_owned(),
-        },
-        _ => url.to_owned(),
+/// `DIR/*.toml`, or the built-in schedule when DIR does not exist.
+fn load_jobs(dir: &Path) -> Result<Vec<tpsettle::schedule::JobSpec>> {
+    if dir.is_dir() {
+        return Ok(tpsettle::schedule::load_dir(dir)?);
     }
+    tracing::info!(dir = %dir.display(), "no jobs folder: using the built-in schedule");
+    Ok(tpsettle::schedule::jobs::built_in())
+}
+
+async fn watch(
+    store: &Store,
+    config: &Config,
+    calendar: &Calendar,
+    at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    json: bool,
+    jobs: &Path,
+) -> Result<()> {
+    let jobs = load_jobs(jobs)?;
+    let settlement = tpsettle::daemon::settlement_job(&jobs);
+    let now = at.map_or_else(chrono::Utc::now, |t| t.with_timezone(&chrono::Utc));
+    let report = tpsettle::watch::Watch {
+        store,
+        calendar,
+        settlement: &settlement,
+        jobs: &jobs,
+    }
+    .run(now)
+    .await?;
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{report}");
+    }
+    let outcome = tpsettle::alert::notify(store, config, &report).await?;
+    tracing::info!(?outcome, "alert");
+    Ok(())
 }

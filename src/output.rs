@@ -112,6 +112,7 @@ impl FileTarget {
             path: self.tmp_path.display().to_string(),
             source: e.into_error(),
         })?;
+        crash_point!("output.after_write");
         Ok(StagedFile {
             rel_path: self.rel_path,
             sha256: hex::encode(hasher.finalize()),
@@ -126,7 +127,9 @@ impl StagedFile {
     /// Renames the file into place. Call [`sync_dir`] before (contents) and
     /// after (renames) publishing a batch.
     pub fn publish(&self) -> Result<(), OutputError> {
-        fs::rename(&self.tmp_path, &self.final_path).map_err(err(&self.final_path))
+        fs::rename(&self.tmp_path, &self.final_path).map_err(err(&self.final_path))?;
+        crash_point!("output.after_publish");
+        Ok(())
     }
 
     /// Removes the temporary file of a run that was aborted before publishing.

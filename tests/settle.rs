@@ -366,6 +366,64 @@ both!(
 );
 
 both!(
+    a_change_of_rib_pays_on_the_details_valid_on_the_execution_date,
+    |db| async move {
+        load_day(&db).await;
+        // New account from 3 December, imported before the run of the 1st.
+        let rib = "ps_id,name,profession,address_line,postcode,city,flux_agreement_from,tp_agreement_from,iban,account_holder,bank_valid_from\n\
+        100000001,Hélène Lefèvre-D'Aubigné,médecin généraliste,3 rue de l'Église,42000,Saint-Étienne,2020-01-01,2020-01-01,DE89370400440532013000,Hélène Lefèvre,2026-12-03\n";
+        let path = db.path("rib.csv");
+        write(&path, rib);
+        import_file(&db.store, &cal(), Kind::Practitioners, &path)
+            .await
+            .unwrap();
+        let config = Config::default();
+        let bank_of = |m: &Value, reference: &str| {
+            let p = m["payments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["reference"] == reference)
+                .unwrap_or_else(|| panic!("{reference} paid"))
+                .clone();
+            (
+                p["bank"]["iban_masked"].as_str().unwrap().to_owned(),
+                p["bank"]["valid_from"].as_str().unwrap().to_owned(),
+            )
+        };
+        let first = settle(&db, &config, "2026-12-01", &db.path("out"))
+            .await
+            .unwrap();
+        let m = manifest(&first.run_dir);
+        assert_eq!(
+            bank_of(&m, "RUN-20261201-P100000001"),
+            ("FR76 **** 0189".into(), "2020-01-01".into()),
+            "executed on 1 December: the old account"
+        );
+        let xml = std::fs::read_to_string(first.run_dir.join("sepa/RUN-20261201.xml")).unwrap();
+        assert!(xml.contains("FR7630006000011234567890189"));
+        let later = settle(&db, &config, "2026-12-03", &db.path("out"))
+            .await
+            .unwrap();
+        let m = manifest(&later.run_dir);
+        assert_eq!(
+            bank_of(&m, "RUN-20261203-P100000001"),
+            ("DE89 **** 3000".into(), "2026-12-03".into()),
+            "executed on 3 December: the new account"
+        );
+        let xml = std::fs::read_to_string(later.run_dir.join("sepa/RUN-20261203.xml")).unwrap();
+        assert!(xml.contains("DE89370400440532013000"));
+        assert!(
+            !std::fs::read_to_string(later.run_dir.join("manifest.json"))
+                .unwrap()
+                .contains("DE89370400440532013000"),
+            "the manifest masks the account"
+        );
+        db.cleanup().await;
+    }
+);
+
+both!(
     crash_after_planning_resumes_without_paying_twice,
     |db| async move {
         load_day(&db).await;
@@ -538,24 +596,8 @@ both!(
 both!(
     every_rsp_of_a_generated_day_agrees_with_the_manifest,
     |db| async move {
-        let data = db.path("data");
-        let spec = tpsettle::generator::GenSpec {
-            practitioners: 120,
-            claims: 6000,
-            seed: 11,
-            date: day("2026-12-01"),
-        };
-        tpsettle::generator::generate(&spec, &cal(), &data).unwrap();
-        for (kind, f) in [
-            (Kind::Practitioners, "practitioners.csv"),
-            (Kind::Adherents, "adherents.csv"),
-            (Kind::Claims, "claims.csv"),
-            (Kind::Claims, "claims-resent.csv"),
-        ] {
-            import_file(&db.store, &cal(), kind, &data.join(f))
-                .await
-                .unwrap();
-        }
+        let data = common::gen_day(db.dir.path(), 120, 6000, 11, day("2026-12-01"));
+        common::import_day(&db.store, &data, &common::WHOLE_DAY).await;
         let r = settle(&db, &Config::default(), "2026-12-01", &db.path("out"))
             .await
             .unwrap();
@@ -629,3 +671,19 @@ both!(
         db.cleanup().await;
     }
 );
+
+both!(a_day_with_nothing_to_pay_still_completes, |db| async move {
+    let config = Config::default();
+    let r = settle(&db, &config, "2026-12-01", &db.path("out"))
+        .await
+        .expect("an empty day settles");
+    let m = manifest(&r.run_dir);
+    assert_eq!(m["totals"]["payments"], 0);
+    assert_eq!(m["totals"]["amount"], "0.00");
+    assert!(
+        !r.run_dir.join("sepa").exists(),
+        "no bank file without payments"
+    );
+    common::audit::check_run(&db.store, day("2026-12-01"), &db.path("out")).await;
+    db.cleanup().await;
+});

@@ -13,7 +13,7 @@ use crate::domain::{
 use crate::store::Tx;
 use crate::store::claims::StagedClaim;
 
-const CLAIMS: Spec = Spec {
+pub(super) const CLAIMS: Spec = Spec {
     required: &[
         "ps_id",
         "invoice_no",
@@ -79,6 +79,7 @@ pub(super) async fn import_claims(
     if !problems.is_empty() {
         return Err(ImportError::Refused(problems));
     }
+    crash_point!("import.after_stage");
     let counts = tx.apply_claim_stage(&src.sha256).await?;
     let record = src.record(
         Kind::Claims,
@@ -93,6 +94,23 @@ pub(super) async fn import_claims(
         claims: Some(counts),
         bank_details_changed: 0,
     })
+}
+
+/// [`super::validate`] for claims: (rows read, valid rows).
+pub(super) fn validate(
+    csv: Option<CsvFile>,
+    cal: &Calendar,
+    problems: &mut Problems,
+) -> Result<(i64, usize), ImportError> {
+    let Some(mut csv) = csv else {
+        return Ok((0, 0));
+    };
+    let (mut rec, mut valid) = (ByteRecord::new(), 0);
+    while let Some(line) = csv.next(&mut rec, problems)? {
+        let mut row = csv.row(line, &rec, problems);
+        valid += usize::from(claim_row(&mut row, cal).is_some());
+    }
+    Ok((csv.rows, valid))
 }
 
 fn claim_row(r: &mut Row<'_>, cal: &Calendar) -> Option<StagedClaim> {

@@ -2,7 +2,7 @@
 //! problem pinned to its line and column.
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::str::FromStr;
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
@@ -22,7 +22,7 @@ pub(crate) struct Spec {
 }
 
 pub(crate) struct CsvFile {
-    reader: csv::Reader<BufReader<File>>,
+    reader: csv::Reader<Box<dyn Read + Send>>,
     pub file: String,
     columns: Vec<(&'static str, usize)>,
     pub rows: i64,
@@ -40,11 +40,21 @@ impl CsvFile {
             path: src.path.display().to_string(),
             source,
         })?;
+        let input = Box::new(BufReader::with_capacity(1 << 20, f));
+        Ok(Self::from_reader(src.name.clone(), input, spec, problems))
+    }
+
+    /// [`CsvFile::open`] on any byte stream (`file` names it in problems).
+    pub fn from_reader(
+        file: String,
+        input: Box<dyn Read + Send>,
+        spec: &Spec,
+        problems: &mut Problems,
+    ) -> Option<CsvFile> {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(false)
-            .from_reader(BufReader::with_capacity(1 << 20, f));
-        let file = src.name.clone();
+            .from_reader(input);
         let header_problem = |column: &str, message: String| Problem {
             file: file.clone(),
             line: 1,
@@ -58,7 +68,7 @@ impl CsvFile {
                     "(header)",
                     format!("unreadable header: {e}"),
                 ));
-                return Ok(None);
+                return None;
             }
         };
         if headers.is_empty() || (headers.len() == 1 && strip_bom(&headers[0]).is_empty()) {
@@ -66,7 +76,16 @@ impl CsvFile {
                 "(file)",
                 "empty file: expected a header row".into(),
             ));
-            return Ok(None);
+            return None;
+        }
+        // Excel's "Unicode text" export: every column name would otherwise
+        // be reported missing, which hides the real cause.
+        if headers[0].starts_with(b"\xFF\xFE") || headers[0].starts_with(b"\xFE\xFF") {
+            problems.push(header_problem(
+                "(file)",
+                "UTF-16 text: the file must be UTF-8".into(),
+            ));
+            return None;
         }
         let mut columns = Vec::new();
         let before = problems.total;
@@ -85,6 +104,24 @@ impl CsvFile {
                 .chain(spec.optional)
                 .find(|c| **c == name)
             else {
+                // A known name behind stray spaces or a second byte-order
+                // mark would otherwise surface only as "missing column".
+                let trimmed = name.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+                if trimmed != name
+                    && spec
+                        .required
+                        .iter()
+                        .chain(spec.optional)
+                        .any(|c| *c == trimmed)
+                {
+                    problems.push(header_problem(
+                        trimmed,
+                        format!(
+                            "column name {:?} has stray spaces or a byte-order mark",
+                            clip(name)
+                        ),
+                    ));
+                }
                 continue; // extra columns are tolerated and ignored
             };
             if columns.iter().any(|(c, _)| c == known) {
@@ -100,12 +137,12 @@ impl CsvFile {
                 problems.push(header_problem(req, "missing column".into()));
             }
         }
-        Ok((problems.total == before).then_some(CsvFile {
+        (problems.total == before).then_some(CsvFile {
             reader,
             file,
             columns,
             rows: 0,
-        }))
+        })
     }
 
     /// Reads the next record into `rec`; returns its line, or `None` at the

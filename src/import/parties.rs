@@ -106,9 +106,18 @@ fn read_all<T>(
     problems: &mut Problems,
     parse: fn(&mut Row<'_>) -> Option<Parsed<T>>,
 ) -> Result<(Vec<T>, Vec<BankRow>, i64), ImportError> {
-    let Some(mut csv) = CsvFile::open(src, spec, problems)? else {
+    let Some(csv) = CsvFile::open(src, spec, problems)? else {
         return Ok((Vec::new(), Vec::new(), 0));
     };
+    read_rows(csv, spec, problems, parse)
+}
+
+fn read_rows<T>(
+    mut csv: CsvFile,
+    spec: &Spec,
+    problems: &mut Problems,
+    parse: fn(&mut Row<'_>) -> Option<Parsed<T>>,
+) -> Result<(Vec<T>, Vec<BankRow>, i64), ImportError> {
     let (mut rows, mut banks) = (Vec::new(), Vec::new());
     let mut seen: HashMap<String, u64> = HashMap::new();
     let mut rec = ByteRecord::new();
@@ -128,6 +137,33 @@ fn read_all<T>(
         banks.extend(bank);
     }
     Ok((rows, banks, csv.rows))
+}
+
+/// [`super::validate`] for practitioners and adherents: (rows read, valid rows).
+pub(super) fn validate(
+    kind: Kind,
+    csv: Option<CsvFile>,
+    problems: &mut Problems,
+) -> Result<(i64, usize), ImportError> {
+    let Some(csv) = csv else { return Ok((0, 0)) };
+    let spec = spec(kind);
+    Ok(match kind {
+        Kind::Practitioners => {
+            let (rows, _, read) = read_rows(csv, spec, problems, practitioner_row)?;
+            (read, rows.len())
+        }
+        _ => {
+            let (rows, _, read) = read_rows(csv, spec, problems, adherent_row)?;
+            (read, rows.len())
+        }
+    })
+}
+
+pub(super) fn spec(kind: Kind) -> &'static Spec {
+    match kind {
+        Kind::Practitioners => &PRACTITIONERS,
+        _ => &ADHERENTS,
+    }
 }
 
 fn practitioner_row(r: &mut Row<'_>) -> Option<Parsed<PractitionerRow>> {

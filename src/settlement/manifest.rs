@@ -21,7 +21,15 @@ struct Payment<'a> {
     payee_kind: &'a str,
     payee_id: &'a str,
     amount: Amount,
+    /// Which bank details paid it: a change of RIB must be traceable.
+    bank: Bank,
     claims: Vec<(String, i64)>,
+}
+
+#[derive(Serialize)]
+struct Bank {
+    iban_masked: String,
+    valid_from: String,
 }
 
 pub(super) async fn write(
@@ -101,6 +109,10 @@ async fn payments<W: Write>(
             payee_kind: &p.payee_kind,
             payee_id: &p.payee_id,
             amount,
+            bank: Bank {
+                iban_masked: crate::domain::mask(&p.iban),
+                valid_from: p.bank_valid_from.clone(),
+            },
             claims: keys,
         })
         .map_err(io)

@@ -24,6 +24,7 @@ mod summary;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
+use tracing::Instrument;
 
 use crate::calendar::Calendar;
 use crate::config::Config;
@@ -50,6 +51,8 @@ pub enum SettleError {
     Sepa(#[from] crate::sepa::SepaError),
     #[error("RSP return: {0}")]
     Rsp(#[from] crate::rsp::RspError),
+    #[error("paper statements: {0}")]
+    Statement(#[from] crate::statement::StatementError),
     /// Sums disagree between the database and a file: nothing is published.
     #[error("run {run_id} aborted before publishing: {detail}")]
     Invariant { run_id: String, detail: String },
@@ -102,8 +105,25 @@ impl Settlement<'_> {
             None => (self.plan(date).await?, None),
         };
         let span = tracing::info_span!("run", run_id = %run.run_id);
-        let _enter = span.enter();
+        self.write_run(run, resumed_from, out_dir)
+            .instrument(span)
+            .await
+    }
+
+    /// Steps 2 and 3 for a planned run (or a run being resumed).
+    async fn write_run(
+        &self,
+        run: Run,
+        resumed_from: Option<RunState>,
+        out_dir: &Path,
+    ) -> Result<RunReport, SettleError> {
         let run_dir = out_dir.join(&run.run_id);
+        // A day with nothing to pay or return still gets its folder and
+        // manifest (no file would create the folder, and syncing it failed).
+        std::fs::create_dir_all(&run_dir).map_err(|source| OutputError {
+            path: run_dir.display().to_string(),
+            source,
+        })?;
         let leftovers = output::remove_partials(&run_dir)?;
         if leftovers > 0 {
             tracing::warn!(
@@ -116,6 +136,7 @@ impl Settlement<'_> {
         let files = self.write_and_publish(&run, &run_dir, &sums).await?;
         let manifest = manifest::write(self, &run, &run_dir, &files).await?;
         self.publish(&run_dir, std::slice::from_ref(&manifest))?;
+        crash_point!("settle.before_complete");
         let mut tx = self.store.begin().await?;
         tx.record_run_files(&run.run_id, &[published(&manifest)])
             .await?;
@@ -169,6 +190,7 @@ impl Settlement<'_> {
             created_at: &created_at,
         };
         let run = tx.plan_run(&new, &reasons).await?;
+        crash_point!("plan.before_commit");
         tx.commit().await?;
         tracing::info!(run_id = %run.run_id, %execution_date, payments = run.payments, amount_cents = run.amount_cents, "run planned");
         Ok(run)
@@ -189,6 +211,7 @@ impl Settlement<'_> {
             return Err(e);
         }
         self.publish(run_dir, &staged)?;
+        crash_point!("settle.before_files_recorded");
         let files: Vec<PublishedFile> = staged.iter().map(published).collect();
         let mut tx = self.store.begin().await?;
         tx.record_run_files(&run.run_id, &files).await?;
@@ -228,6 +251,13 @@ impl Settlement<'_> {
                 rsp.transfers, sums.practitioner_payments
             )
         })?;
+        // Paper statements (Noémie-origin payments): each letter's total
+        // must be the Noémie part of its transfer in the database.
+        let sender = (&self.config.mutuelle).into();
+        let statements = crate::statement::write_run(self.store, sender, run, run_dir).await?;
+        let mismatch = statements.mismatch();
+        staged.extend(statements.files);
+        invariant(run, mismatch.is_none(), || mismatch.unwrap_or_default())?;
         Ok(())
     }
 

@@ -85,6 +85,15 @@ impl fmt::Display for RunReport {
             "  late             {:>8}   past the 4-working-day deadline (listed in the manifest)",
             self.late
         )?;
+        let letters = self
+            .files
+            .iter()
+            .filter(|f| f.path.starts_with("statements/") && !f.path.contains("print-batch"))
+            .count();
+        writeln!(
+            f,
+            "  statements       {letters:>8}   paper letters for Noémie payments (print batch: statements/print-batch.pdf)"
+        )?;
         writeln!(f, "  files            {}/", self.run_dir.display())?;
         writeln!(
             f,

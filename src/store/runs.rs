@@ -131,9 +131,11 @@ impl Tx {
                          amc_due_cents BIGINT NOT NULL, payee_kind TEXT NOT NULL, payee_id TEXT NOT NULL)")
                 .execute(&mut **c).await?;
             sqlx::query(SNAPSHOT_DUE).bind(run.business_date).execute(&mut **c).await?;
+            crash_point!("plan.after_snapshot");
             sqlx::query("CREATE INDEX run_due_payee ON run_due (payee_kind, payee_id)").execute(&mut **c).await?;
             sqlx::query(INSERT_PAYMENTS).bind(run.run_id).bind(run.execution_date).execute(&mut **c).await?;
             sqlx::query(INSERT_PAYMENT_CLAIMS).bind(run.run_id).execute(&mut **c).await?;
+            crash_point!("plan.after_payments");
             sqlx::query(INSERT_HOLDS).bind(run.run_id).bind(&labels.practitioner).bind(&labels.adherent)
                 .execute(&mut **c).await?;
             sqlx::query(INSERT_REJECTIONS).bind(run.run_id).bind(run.business_date).execute(&mut **c).await?;
@@ -294,6 +296,10 @@ pub struct PaidClaim {
     pub payee_kind: String,
     pub payee_id: String,
     pub amount_cents: i64,
+    /// The account paid (unmasked: callers mask it before it leaves).
+    pub iban: String,
+    /// Which entry of the payee's bank-detail history was used.
+    pub bank_valid_from: String,
     pub ps_id: String,
     pub invoice_no: i64,
 }
@@ -368,7 +374,7 @@ const RSP_LINES: &str = "SELECT x.ps_id, pr.name AS ps_name, x.section, x.refere
     ORDER BY x.ps_id, x.section, x.invoice_no, x.code";
 
 const PAID_CLAIMS: &str = "SELECT p.reference, p.payee_kind, p.payee_id, p.amount_cents, \
-      pc.ps_id, pc.invoice_no \
+      p.iban, CAST(p.bank_valid_from AS TEXT) AS bank_valid_from, pc.ps_id, pc.invoice_no \
     FROM payments p JOIN payment_claims pc ON pc.reference = p.reference \
     WHERE p.run_id = $1 ORDER BY p.payee_kind DESC, p.reference, pc.ps_id, pc.invoice_no";
 

@@ -9,7 +9,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use tpsettle::calendar::{Calendar, CalendarConfig};
+use tpsettle::import::{Kind, import_file};
 use tpsettle::store::Store;
+
+pub mod audit;
 
 pub const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -143,6 +147,78 @@ pub fn have_command(cmd: &str) -> bool {
         require_tool(cmd, "command not found");
     }
     ok
+}
+
+/// A generated day (`tpsettle gen`) in `dir/data`; returns that folder.
+pub fn gen_day(
+    dir: &Path,
+    practitioners: usize,
+    claims: usize,
+    seed: u64,
+    date: chrono::NaiveDate,
+) -> PathBuf {
+    let data = dir.join("data");
+    let spec = tpsettle::generator::GenSpec {
+        practitioners,
+        claims,
+        seed,
+        date,
+    };
+    let cal = Calendar::new(&CalendarConfig::default());
+    tpsettle::generator::generate(&spec, &cal, &data).unwrap();
+    data
+}
+
+/// Imports the generated files of `data` listed in `files`, in order
+/// (`practitioners.csv`, `adherents.csv`, `claims*.csv`).
+pub async fn import_day(store: &Store, data: &Path, files: &[&str]) {
+    let cal = Calendar::new(&CalendarConfig::default());
+    for f in files {
+        let kind = match *f {
+            "practitioners.csv" => Kind::Practitioners,
+            "adherents.csv" => Kind::Adherents,
+            _ => Kind::Claims,
+        };
+        import_file(store, &cal, kind, &data.join(f)).await.unwrap();
+    }
+}
+
+/// Every file `tpsettle gen` writes, in import order.
+pub const WHOLE_DAY: [&str; 4] = [
+    "practitioners.csv",
+    "adherents.csv",
+    "claims.csv",
+    "claims-resent.csv",
+];
+
+/// `GET path` over plain HTTP/1.1: (status, body).
+pub fn http_get(addr: impl std::net::ToSocketAddrs, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, body.to_owned())
+}
+
+/// The text of a PDF as poppler's `pdftotext -layout` reads it.
+pub fn pdftotext(pdf: &Path) -> String {
+    let out = std::process::Command::new("pdftotext")
+        .arg("-layout")
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "pdftotext {}", pdf.display());
+    String::from_utf8(out.stdout).unwrap()
 }
 
 pub fn write(path: &Path, text: &str) {

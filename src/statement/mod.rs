@@ -1,0 +1,36 @@
+//! Paper statements ("relevés de paiement") for payments on Noémie-origin
+//! claims (contract §3, issue 4).
+//!
+//! Claims that reach the mutuelle through the AMO's Noémie link produce no
+//! electronic return for the practitioner, so each practitioner paid in a
+//! run for at least one such claim gets a letter listing them, with the
+//! Noémie-origin claims rejected since its previous letter. The run also
+//! writes a print batch: every letter of the run in one PDF, in postcode
+//! order, with a CSV manifest for the print shop.
+//!
+//! - [`letter`]: what a letter says (model, French formats);
+//! - [`template`]: the layout, `reports/statement.toml`, compiled in;
+//! - [`face`]: the embedded DejaVu Sans fonts and their metrics;
+//! - [`layout`]: pagination ("Page n/N", repeated table headers);
+//! - [`render`]: drawing with krilla;
+//! - [`batch`]: the print batch (order, CSV);
+//! - [`run`]: a settlement run's statements, from the database to files.
+
+pub mod batch;
+pub mod face;
+pub mod layout;
+pub mod letter;
+pub mod render;
+pub mod run;
+pub mod template;
+
+pub use letter::{Letter, PaidRow, RejectedRow, Sender};
+pub use render::{RenderError, render};
+pub use run::{StatementError, Statements, write_run};
+
+/// Folder of the statements inside a run folder.
+pub const DIR: &str = "statements";
+/// The print batch: all letters of the run, in postcode order.
+pub const BATCH_PDF: &str = "statements/print-batch.pdf";
+/// The print batch's manifest: `ps_id,pages,postcode`, in print order.
+pub const BATCH_CSV: &str = "statements/print-batch.csv";

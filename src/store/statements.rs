@@ -1,0 +1,177 @@
+//! What the paper statements of a run are made of.
+//!
+//! Who gets one: every practitioner paid in the run for at least one
+//! NOEMIE-origin claim (necessarily a TP claim: HTP claims are paid to
+//! members). Nothing is stored for statements: who got one in an earlier
+//! run follows from that run's payments, so re-running a date gives the
+//! same statements.
+//!
+//! "Rejected since the last statement": NOEMIE-origin rejections returned
+//! (`run_rejections`) by a run R of this practitioner with
+//! `L < R.business_date <= D`, where D is this run's business date and L
+//! the business date of the practitioner's latest statement before D (the
+//! latest earlier run that paid it for a NOEMIE claim; none: no lower
+//! bound). Each rejection is thus listed on exactly one statement, the
+//! first one on or after the run that returned it in the RSP.
+
+use chrono::NaiveDate;
+use futures_util::TryStreamExt;
+use sqlx::FromRow;
+
+use super::{Result, Store, StoreError, on_pool};
+
+/// One statement's head: the practitioner, the transfer, and the NOEMIE
+/// part of the transfer as the database adds it up.
+#[derive(FromRow, Debug, Clone)]
+pub struct StatementHead {
+    pub ps_id: String,
+    pub name: String,
+    pub address_line: String,
+    pub postcode: String,
+    pub city: String,
+    pub country: String,
+    pub reference: String,
+    pub amount_cents: i64,
+    pub iban: String,
+    pub account_holder: String,
+    pub noemie_cents: i64,
+    pub noemie_claims: i64,
+}
+
+/// A NOEMIE-origin claim paid in the run (health data: `beneficiary`).
+#[derive(FromRow, Debug)]
+pub struct StatementPaid {
+    pub ps_id: String,
+    pub invoice_no: i64,
+    pub care_date: NaiveDate,
+    pub beneficiary: String,
+    pub billed_cents: i64,
+    pub amo_paid_cents: i64,
+    pub paid_cents: i64,
+}
+
+/// A NOEMIE-origin rejection to list on the statement.
+#[derive(FromRow, Debug)]
+pub struct StatementRejected {
+    pub ps_id: String,
+    pub invoice_no: i64,
+    pub care_date: NaiveDate,
+    pub beneficiary: Option<String>,
+    pub requested_cents: i64,
+    pub code: String,
+    pub label: String,
+}
+
+/// Practitioner payments of the run that hold a NOEMIE-origin claim.
+const HEADS: &str = "SELECT p.payee_id AS ps_id, pr.name, pr.address_line, pr.postcode, \
+      pr.city, pr.country, p.reference, p.amount_cents, p.iban, p.account_holder, \
+      CAST(SUM(pc.amount_cents) AS BIGINT) AS noemie_cents, COUNT(*) AS noemie_claims \
+    FROM payments p \
+    JOIN practitioners pr ON pr.ps_id = p.payee_id \
+    JOIN payment_claims pc ON pc.reference = p.reference \
+    JOIN claims c ON c.ps_id = pc.ps_id AND c.invoice_no = pc.invoice_no \
+    WHERE p.run_id = $1 AND p.payee_kind = 'practitioner' AND c.origin = 'NOEMIE' \
+    GROUP BY p.payee_id, pr.name, pr.address_line, pr.postcode, pr.city, pr.country, \
+      p.reference, p.amount_cents, p.iban, p.account_holder \
+    ORDER BY p.payee_id";
+
+const PAID: &str = "SELECT pc.ps_id, pc.invoice_no, c.care_date, c.beneficiary, \
+      c.billed_cents, c.amo_paid_cents, pc.amount_cents AS paid_cents \
+    FROM payments p JOIN payment_claims pc ON pc.reference = p.reference \
+    JOIN claims c ON c.ps_id = pc.ps_id AND c.invoice_no = pc.invoice_no \
+    WHERE p.run_id = $1 AND p.payee_kind = 'practitioner' AND c.origin = 'NOEMIE' \
+    ORDER BY pc.ps_id, pc.invoice_no";
+
+/// No statement of this practitioner between the run that returned the
+/// rejection (`rr`) and this run: one in a run S with
+/// `rr.business_date <= S.business_date < D` already listed it.
+const NOT_LISTED: &str = "NOT EXISTS (SELECT 1 FROM payments p2 \
+      JOIN runs r2 ON r2.run_id = p2.run_id \
+      WHERE p2.payee_kind = 'practitioner' AND p2.payee_id = r.ps_id \
+        AND r2.business_date >= rr.business_date AND r2.business_date < $2 \
+        AND EXISTS (SELECT 1 FROM payment_claims yc JOIN claims y \
+          ON y.ps_id = yc.ps_id AND y.invoice_no = yc.invoice_no \
+          WHERE yc.reference = p2.reference AND y.origin = 'NOEMIE'))";
+
+/// Noémie rejections of every practitioner paid in the run: the caller
+/// keeps those of practitioners who get a letter. (Testing "paid for a
+/// NOEMIE claim" here would probe every claim of 50,000 payments; the
+/// rejections of a paid practitioner are few, found by the primary key.)
+fn rejected_sql() -> String {
+    format!(
+        "SELECT x.ps_id, x.invoice_no, x.care_date, x.beneficiary, x.requested_cents, x.code, x.label \
+    FROM ( \
+      SELECT r.ps_id, r.invoice_no, rr.business_date AS returned_on, c.care_date, \
+        c.beneficiary, c.amc_due_cents AS requested_cents, r.code, c.reject_label AS label, \
+        r.dup_import_sha256, r.dup_line \
+      FROM payments p \
+      JOIN run_rejections r ON r.ps_id = p.payee_id \
+      JOIN runs rr ON rr.run_id = r.run_id \
+      JOIN claims c ON c.ps_id = r.ps_id AND c.invoice_no = r.invoice_no \
+      WHERE p.run_id = $1 AND p.payee_kind = 'practitioner' \
+        AND r.dup_line = 0 AND c.origin = 'NOEMIE' AND rr.business_date <= $2 AND {NOT_LISTED} \
+      UNION ALL \
+      SELECT r.ps_id, r.invoice_no, rr.business_date, d.care_date, CAST(NULL AS TEXT), \
+        d.amc_due_cents, r.code, $3, r.dup_import_sha256, r.dup_line \
+      FROM payments p \
+      JOIN run_rejections r ON r.ps_id = p.payee_id \
+      JOIN runs rr ON rr.run_id = r.run_id \
+      JOIN claim_duplicates d ON d.import_sha256 = r.dup_import_sha256 AND d.line = r.dup_line \
+      WHERE p.run_id = $1 AND p.payee_kind = 'practitioner' \
+        AND r.dup_line > 0 AND d.origin = 'NOEMIE' AND rr.business_date <= $2 AND {NOT_LISTED} \
+    ) x ORDER BY x.ps_id, x.invoice_no, x.returned_on, x.dup_import_sha256, x.dup_line"
+    )
+}
+
+/// Streams `$sql` bound to `$binds`, calling `$f` on each row of type `$row`.
+macro_rules! stream_rows {
+    ($store:expr, $row:ty, $sql:expr, [$($bind:expr),*], $f:expr) => {{
+        let f = &mut $f;
+        on_pool!($store, p => {
+            let mut rows = sqlx::query_as::<_, $row>($sql)$(.bind($bind))*.fetch(p);
+            while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
+                f(row)?;
+            }
+        });
+        Ok(())
+    }};
+}
+
+impl Store {
+    /// One head per statement of the run, by `ps_id`.
+    pub async fn statement_heads(&self, run_id: &str) -> Result<Vec<StatementHead>> {
+        Ok(on_pool!(self, p => sqlx::query_as(HEADS).bind(run_id).fetch_all(p).await?))
+    }
+
+    /// The paid NOEMIE claims of the run, by `ps_id` then invoice.
+    pub async fn stream_statement_paid<E: From<StoreError>>(
+        &self,
+        run_id: &str,
+        mut f: impl FnMut(StatementPaid) -> Result<(), E>,
+    ) -> Result<(), E> {
+        stream_rows!(self, StatementPaid, PAID, [run_id], f)
+    }
+
+    /// The NOEMIE rejections to list on the statements of practitioners
+    /// paid in the run (those without a letter are the caller's to skip),
+    /// by `ps_id` then invoice. `business_date` is the run's; `r03_label` the label
+    /// printed for duplicates.
+    pub async fn stream_statement_rejected<E: From<StoreError>>(
+        &self,
+        run_id: &str,
+        business_date: NaiveDate,
+        r03_label: &str,
+        mut f: impl FnMut(StatementRejected) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let sql = sqlx::AssertSqlSafe(rejected_sql());
+        let f = &mut f;
+        on_pool!(self, p => {
+            let mut rows = sqlx::query_as::<_, StatementRejected>(sql)
+                .bind(run_id).bind(business_date).bind(r03_label).fetch(p);
+            while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
+                f(row)?;
+            }
+        });
+        Ok(())
+    }
+}

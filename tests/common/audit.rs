@@ -1,0 +1,149 @@
+//! The invariants every crash, kill or race must leave intact, checked
+//! straight against the database and the files on disk.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use tpsettle::store::Store;
+
+/// Runs one scalar query (i64 result, text binds) on either backend.
+pub async fn scalar(store: &Store, sql: &str, binds: &[&str]) -> i64 {
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    match store {
+        Store::Postgres(p) => {
+            let mut q = sqlx::query_scalar::<_, i64>(sql);
+            for b in binds {
+                q = q.bind(*b);
+            }
+            q.fetch_one(p).await.unwrap()
+        }
+        Store::Sqlite(p) => {
+            let mut q = sqlx::query_scalar::<_, i64>(sql);
+            for b in binds {
+                q = q.bind(*b);
+            }
+            q.fetch_one(p).await.unwrap()
+        }
+    }
+}
+
+/// After the completed run of `date` written under `out_dir`:
+/// - every accepted claim received before `date` is paid exactly once or
+///   held by that run, never both, never neither;
+/// - payments = paid claims = the run's recorded total = SEPA control sum;
+/// - every recorded file is on disk with its recorded SHA-256, and nothing
+///   else is in the run folder (no temporary file left behind).
+pub async fn check_run(store: &Store, date: NaiveDate, out_dir: &Path) {
+    let run_id = format!("RUN-{}", date.format("%Y%m%d"));
+    let day = date.to_string();
+    let wrong = scalar(
+        store,
+        "SELECT COUNT(*) FROM claims c WHERE c.status = 'accepted' AND CAST(c.received_date AS TEXT) < $1 \
+         AND (CASE WHEN EXISTS (SELECT 1 FROM payment_claims pc WHERE pc.ps_id = c.ps_id AND pc.invoice_no = c.invoice_no) THEN 1 ELSE 0 END \
+            + CASE WHEN EXISTS (SELECT 1 FROM run_holds h WHERE h.run_id = $2 AND h.ps_id = c.ps_id AND h.invoice_no = c.invoice_no) THEN 1 ELSE 0 END) <> 1",
+        &[&day, &run_id],
+    )
+    .await;
+    assert_eq!(wrong, 0, "claims neither paid once nor held (or both)");
+    check_files_and_sums(store, date, out_dir).await;
+}
+
+/// The part of [`check_run`] that holds even while imports race the run
+/// (a claim imported after the run was planned is for the next run):
+/// sums, files and hashes, only accepted claims paid, at their amount.
+pub async fn check_files_and_sums(store: &Store, date: NaiveDate, out_dir: &Path) {
+    let run_id = format!("RUN-{}", date.format("%Y%m%d"));
+    let state = match store {
+        Store::Postgres(p) => {
+            sqlx::query_scalar::<_, String>("SELECT state FROM runs WHERE run_id = $1")
+                .bind(&run_id)
+                .fetch_one(p)
+                .await
+                .unwrap()
+        }
+        Store::Sqlite(p) => {
+            sqlx::query_scalar::<_, String>("SELECT state FROM runs WHERE run_id = $1")
+                .bind(&run_id)
+                .fetch_one(p)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(state, "completed", "{run_id} completed");
+    let paid_not_accepted = scalar(
+        store,
+        "SELECT COUNT(*) FROM payment_claims pc JOIN claims c ON c.ps_id = pc.ps_id \
+         AND c.invoice_no = pc.invoice_no WHERE c.status <> 'accepted' OR pc.amount_cents <> c.amc_due_cents",
+        &[],
+    )
+    .await;
+    assert_eq!(
+        paid_not_accepted, 0,
+        "only accepted claims, at their amount"
+    );
+    let payments = scalar(
+        store,
+        "SELECT CAST(COALESCE(SUM(amount_cents), 0) AS BIGINT) FROM payments WHERE run_id = $1",
+        &[&run_id],
+    )
+    .await;
+    let claims = scalar(
+        store,
+        "SELECT CAST(COALESCE(SUM(pc.amount_cents), 0) AS BIGINT) FROM payment_claims pc \
+        JOIN payments p ON p.reference = pc.reference WHERE p.run_id = $1",
+        &[&run_id],
+    )
+    .await;
+    let recorded = scalar(
+        store,
+        "SELECT amount_cents FROM runs WHERE run_id = $1",
+        &[&run_id],
+    )
+    .await;
+    assert_eq!(
+        (payments, claims),
+        (recorded, recorded),
+        "payments = paid claims = run total"
+    );
+
+    let run_dir = out_dir.join(&run_id);
+    let files: Vec<(String, String)> = store.run_files(&run_id).await.unwrap();
+    for (path, sha) in &files {
+        assert_eq!(
+            &super::sha256_file(&run_dir.join(path)),
+            sha,
+            "{path} matches its recorded SHA-256"
+        );
+    }
+    let recorded_paths: BTreeSet<String> = files.iter().map(|f| f.0.clone()).collect();
+    let on_disk = list_files(&run_dir);
+    assert_eq!(
+        on_disk, recorded_paths,
+        "the run folder holds exactly the recorded files"
+    );
+    if payments > 0 {
+        let sepa = run_dir.join(format!("sepa/{run_id}.xml"));
+        let (_, ctrl, sum) = super::sepa_sums(&sepa);
+        assert_eq!(ctrl, Decimal::new(payments, 2), "SEPA CtrlSum = database");
+        assert_eq!(sum, ctrl, "SEPA amounts add up to CtrlSum");
+    }
+}
+
+/// Every file under `dir`, as paths relative to it.
+pub fn list_files(dir: &Path) -> BTreeSet<String> {
+    fn walk(base: &Path, d: &Path, out: &mut BTreeSet<String>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else {
+                out.insert(p.strip_prefix(base).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(dir, dir, &mut out);
+    out
+}

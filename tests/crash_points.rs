@@ -1,0 +1,164 @@
+//! Crash anywhere (issue 7): the real `tpsettle` binary, built with the
+//! `failpoints` feature, aborts at a named step (`FAILPOINTS=step=panic`,
+//! turned into `abort()` so nothing unwinds or rolls back politely); then a
+//! plain re-run must complete and every invariant must hold.
+//!
+//! Run with `cargo test --features failpoints --test crash_points`.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use chrono::NaiveDate;
+use common::TestDb;
+use common::audit::{check_run, list_files, scalar};
+use tpsettle::calendar::{Calendar, CalendarConfig};
+use tpsettle::import::{Kind, import_file};
+
+const DATE: &str = "2026-12-01";
+
+fn date() -> NaiveDate {
+    NaiveDate::parse_from_str(DATE, "%Y-%m-%d").unwrap()
+}
+
+fn tpsettle(db: &TestDb, failpoint: Option<&str>, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tpsettle"));
+    cmd.arg("--db")
+        .arg(&db.url)
+        .args(args)
+        .env_remove("FAILPOINTS");
+    if let Some(fp) = failpoint {
+        cmd.env("FAILPOINTS", fp);
+    }
+    cmd.output().unwrap()
+}
+
+/// A generated day: ~40 practitioners (some without bank details), 1,500 claims.
+async fn generated_day(db: &TestDb, with_claims: bool) {
+    let data = common::gen_day(db.dir.path(), 40, 1500, 11, date());
+    let files: &[&str] = if with_claims {
+        &common::WHOLE_DAY[..3]
+    } else {
+        &common::WHOLE_DAY[..2]
+    };
+    common::import_day(&db.store, &data, files).await;
+}
+
+fn settle_args(out: &Path) -> Vec<String> {
+    vec![
+        "settle".into(),
+        "--date".into(),
+        DATE.into(),
+        "--out".into(),
+        out.display().to_string(),
+    ]
+}
+
+/// Crash at `failpoint`, re-run, check; re-run again, check again.
+async fn crash_then_resume(db: TestDb, failpoint: &str) {
+    generated_day(&db, true).await;
+    let out = db.path("out");
+    let args = settle_args(&out);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let crashed = tpsettle(&db, Some(failpoint), &args);
+    assert!(
+        !crashed.status.success(),
+        "{failpoint}: the process must have died"
+    );
+    assert!(
+        String::from_utf8_lossy(&crashed.stderr).contains("fail point"),
+        "{failpoint}: died at the fail point: {}",
+        String::from_utf8_lossy(&crashed.stderr)
+    );
+    for attempt in 0..2 {
+        let ok = tpsettle(&db, None, &args);
+        assert!(
+            ok.status.success(),
+            "{failpoint}: re-run {attempt} failed: {}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        check_run(&db.store, date(), &out).await;
+    }
+    db.cleanup().await;
+}
+
+macro_rules! crash_case {
+    ($name:ident, $fp:literal) => {
+        both!($name, |db| async move { crash_then_resume(db, $fp).await });
+    };
+}
+
+crash_case!(after_due_claims_are_selected, "plan.after_snapshot=panic");
+crash_case!(after_payments_are_recorded, "plan.after_payments=panic");
+crash_case!(before_the_plan_commits, "plan.before_commit=panic");
+crash_case!(after_the_first_file_is_written, "output.after_write=panic");
+crash_case!(
+    after_the_fifth_file_is_written,
+    "output.after_write=4*off->panic"
+);
+crash_case!(
+    after_the_first_file_is_published,
+    "output.after_publish=panic"
+);
+crash_case!(
+    after_the_fifth_file_is_published,
+    "output.after_publish=4*off->panic"
+);
+crash_case!(
+    before_published_files_are_recorded,
+    "settle.before_files_recorded=panic"
+);
+crash_case!(
+    before_the_run_is_marked_complete,
+    "settle.before_complete=panic"
+);
+
+/// An import that dies half-way leaves nothing; importing again works.
+async fn import_crash(db: TestDb, failpoint: &str) {
+    generated_day(&db, false).await;
+    let claims = db.path("data/claims.csv");
+    let args = ["import", "claims", claims.to_str().unwrap()];
+    let crashed = tpsettle(&db, Some(failpoint), &args);
+    assert!(
+        !crashed.status.success(),
+        "{failpoint}: the import must have died"
+    );
+    let count = |sql: &'static str| scalar(&db.store, sql, &[]);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM claims").await,
+        0,
+        "no claim landed"
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM imports WHERE kind = 'claims'").await,
+        0,
+        "the file is not recorded as imported"
+    );
+    let ok = tpsettle(&db, None, &args);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert_eq!(count("SELECT COUNT(*) FROM claims").await, 1500);
+    db.cleanup().await;
+}
+
+both!(import_dies_after_staging, |db| async move {
+    import_crash(db, "import.after_stage=panic").await
+});
+both!(import_dies_before_commit, |db| async move {
+    import_crash(db, "import.before_commit=panic").await
+});
+
+#[test]
+fn list_files_sees_nested_files() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("a")).unwrap();
+    std::fs::write(d.path().join("a/b"), "x").unwrap();
+    assert_eq!(
+        list_files(d.path()).into_iter().collect::<Vec<_>>(),
+        ["a/b"]
+    );
+}
