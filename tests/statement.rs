@@ -147,7 +147,7 @@ fn manifest(run_dir: &Path) -> Value {
 
 /// False (after a notice, or a panic under CI=true) without poppler.
 fn have_poppler() -> bool {
-    have_command("pdftotext") && have_command("pdfinfo")
+    have_command("pdftotext") && have_command("pdfinfo") && have_command("pdffonts")
 }
 
 fn pdf_pages(pdf: &Path) -> usize {
@@ -160,6 +160,21 @@ fn pdf_pages(pdf: &Path) -> usize {
         .trim()
         .parse()
         .unwrap()
+}
+
+/// The font lines of `pdffonts` (name … emb sub uni, object id cut off).
+fn embedded_fonts(pdf: &Path) -> Vec<String> {
+    let out = Command::new("pdffonts").arg(pdf).output().unwrap();
+    assert!(out.status.success(), "pdffonts {}", pdf.display());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .skip(2)
+        .map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            w[..w.len() - 2].join(" ")
+        })
+        .collect()
 }
 
 /// The euro amounts of a `pdftotext -layout` line ("1 042,14 €" → 1042.14).
@@ -318,6 +333,14 @@ both!(
         assert!(
             !text.contains("FR76") && !text.contains("3000 6000"),
             "IBAN not masked:\n{text}"
+        );
+        // One embedded, subset font with a ToUnicode map: bold is drawn,
+        // not a second font in every letter.
+        let fonts = embedded_fonts(&letter(&report.run_dir, "100000001"));
+        assert_eq!(fonts.len(), 1, "{fonts:?}");
+        assert!(
+            fonts[0].contains("DejaVuSansCondensed") && fonts[0].ends_with("yes yes yes"),
+            "{fonts:?}"
         );
 
         // Paid table: the two Noémie claims, not the DRE one nor the R04.

@@ -9,24 +9,8 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use sha2::{Digest, Sha256};
 
+use super::WrittenFile;
 use crate::spreadsheet::defuse;
-
-/// A written file, for the page's list of files and the summary.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WrittenFile {
-    pub path: PathBuf,
-    pub sha256: String,
-    pub bytes: u64,
-}
-
-impl WrittenFile {
-    pub fn name(&self) -> String {
-        self.path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    }
-}
 
 /// Writes `<stem>.csv` and `<stem>.parquet` under `dir`.
 pub fn write_table(

@@ -15,8 +15,8 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use polars::prelude::*;
 use rust_decimal::Decimal;
 
+use super::WrittenFile;
 use super::batch::days_to_date;
-use super::files::WrittenFile;
 use super::outcome::Cause;
 use super::penalty::PenaltyScale;
 use super::sla::Tables;

@@ -14,7 +14,6 @@ use skrifa::instance::{LocationRef, Size};
 use skrifa::{FontRef, MetadataProvider};
 
 static REGULAR: &[u8] = include_bytes!("../../reports/fonts/DejaVuSansCondensed.ttf");
-static BOLD: &[u8] = include_bytes!("../../reports/fonts/DejaVuSansCondensed-Bold.ttf");
 
 /// One font: advance widths (in em) by character, and the font for krilla.
 pub struct Face {
@@ -26,10 +25,9 @@ pub struct Face {
     pub ascent: f32,
 }
 
-/// The two weights a statement uses.
+/// The font a statement uses: one weight, bold is drawn (see `render`).
 pub struct Faces {
     pub regular: Face,
-    pub bold: Face,
 }
 
 impl Faces {
@@ -38,7 +36,6 @@ impl Faces {
         static F: OnceLock<Faces> = OnceLock::new();
         F.get_or_init(|| Faces {
             regular: Face::load(REGULAR),
-            bold: Face::load(BOLD),
         })
     }
 }
@@ -194,9 +191,10 @@ mod tests {
     #[test]
     fn french_text_is_covered() {
         let f = Faces::get();
-        for face in [&f.regular, &f.bold] {
-            assert!(face.covers("é è à ç œ Œ € « » ù ô î ï ü ÿ æ É È À Ç ’ — … ° N°"));
-        }
+        assert!(
+            f.regular
+                .covers("é è à ç œ Œ € « » ù ô î ï ü ÿ æ É È À Ç ’ — … ° N°")
+        );
         assert!(f.regular.width("Relevé", 10.0) > 20.0);
     }
 

@@ -44,7 +44,6 @@ pub fn render(
     let faces = Faces::get();
     let fonts = Fonts {
         regular: faces.regular.krilla_font(),
-        bold: faces.bold.krilla_font(),
     };
     let mut counts = Vec::with_capacity(letters.len());
     for letter in letters {
@@ -98,7 +97,6 @@ pub fn render(
 
 struct Fonts {
     regular: Font,
-    bold: Font,
 }
 
 /// Draws text and rules in millimetres on a page.
@@ -116,23 +114,32 @@ enum Ink {
 }
 
 impl Pen<'_, '_> {
-    fn face(&self, bold: bool) -> (&'static Face, Font) {
-        if bold {
-            (&self.faces.bold, self.fonts.bold.clone())
-        } else {
-            (&self.faces.regular, self.fonts.regular.clone())
-        }
+    /// Bold is the regular font filled and stroked (see [`Pen::ink`]), so
+    /// both weights measure alike.
+    fn face(&self, _bold: bool) -> (&'static Face, Font) {
+        (&self.faces.regular, self.fonts.regular.clone())
     }
 
-    fn ink(&mut self, ink: Ink) {
-        let paint = match ink {
-            Ink::Black => luma::Color::new(0).into(),
-            Ink::Gray => luma::Color::new(90).into(),
-            Ink::Accent => rgb::Color::new(ACCENT.0, ACCENT.1, ACCENT.2).into(),
+    /// Sets the paint of the next text. Bold text is the regular glyphs
+    /// outlined in their own colour, widening each stroke by `size` / 28:
+    /// a second embedded font would double the per-letter font work
+    /// (subsetting and compressing), the dearest part of a one-page letter.
+    fn ink(&mut self, ink: Ink, bold: bool, size: f32) {
+        let paint = || -> krilla::paint::Paint {
+            match ink {
+                Ink::Black => luma::Color::new(0).into(),
+                Ink::Gray => luma::Color::new(90).into(),
+                Ink::Accent => rgb::Color::new(ACCENT.0, ACCENT.1, ACCENT.2).into(),
+            }
         };
-        self.s.set_stroke(None);
+        self.s.set_stroke(bold.then(|| Stroke {
+            paint: paint(),
+            width: size / 28.0,
+            line_join: krilla::paint::LineJoin::Round,
+            ..Stroke::default()
+        }));
         self.s.set_fill(Some(Fill {
-            paint,
+            paint: paint(),
             opacity: NormalizedF32::ONE,
             ..Fill::default()
         }));
@@ -143,7 +150,7 @@ impl Pen<'_, '_> {
         if text.is_empty() {
             return;
         }
-        self.ink(ink);
+        self.ink(ink, bold, size);
         let (face, font) = self.face(bold);
         let glyphs = face.glyphs(text);
         self.s.draw_glyphs(
@@ -164,7 +171,7 @@ impl Pen<'_, '_> {
         let Some(&&(x0, _)) = segments.first() else {
             return;
         };
-        self.ink(Ink::Black);
+        self.ink(Ink::Black, bold, size);
         let (face, font) = self.face(bold);
         let mut text = String::new();
         let mut glyphs: Vec<krilla::text::KrillaGlyph> = Vec::new();
@@ -404,7 +411,7 @@ impl Drawing<'_> {
         let right_w = pen.width_mm(&right, t.sizes.text, true);
         let line = fill(&t.texts.continuation, &values);
         let room = (self.right() - self.left() - right_w - 4.0) * PT_PER_MM;
-        let line = pen.faces.bold.fit(&line, t.sizes.text, room);
+        let line = pen.faces.regular.fit(&line, t.sizes.text, room);
         pen.text_right(
             self.right(),
             t.sender.y_mm + 5.0,

@@ -243,7 +243,7 @@ impl Template {
             }
             for c in cols {
                 let room = (c.width_mm - 2.0 * self.table.cell_padding_mm) * PT_PER_MM;
-                let need = faces.bold.width(&c.title, self.sizes.table);
+                let need = faces.regular.width(&c.title, self.sizes.table);
                 if need > room {
                     return bad(format!(
                         "table.{name}: title {:?} needs {:.1} mm, column has {:.1} mm",

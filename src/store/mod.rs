@@ -83,8 +83,23 @@ macro_rules! on_tx {
     };
 }
 
+/// Streams `$sql` bound to `$binds`, calling `$f` on each row of type `$row`
+/// (the caller imports `futures_util::TryStreamExt`).
+macro_rules! stream_rows {
+    ($store:expr, $row:ty, $sql:expr, [$($bind:expr),*], $f:expr) => {{
+        let f = &mut $f;
+        $crate::store::on_pool!($store, p => {
+            let mut rows = sqlx::query_as::<_, $row>($sql)$(.bind($bind))*.fetch(p);
+            while let Some(row) = rows.try_next().await.map_err($crate::store::StoreError::from)? {
+                f(row)?;
+            }
+        });
+        Ok(())
+    }};
+}
+
 #[allow(unused_imports)]
-pub(crate) use {on_pool, on_tx};
+pub(crate) use {on_pool, on_tx, stream_rows};
 
 impl Store {
     /// Opens the database named by `url` and brings its schema up to date.
@@ -144,8 +159,10 @@ async fn connect_sqlite(url: &str) -> Result<SqlitePool> {
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(60))
         // A settlement day touches a million-row index: SQLite's default
-        // 2 MB page cache would re-read it from disk for every insert.
-        .pragma("cache_size", "-262144")
+        // 2 MB page cache would re-read it from disk for every insert. 64 MB
+        // per connection, 4 connections: the cache stays within the day's
+        // memory budget (docs/performance.md).
+        .pragma("cache_size", "-65536")
         .pragma("temp_store", "memory");
     Ok(SqlitePoolOptions::new()
         .max_connections(4)

@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use futures_util::TryStreamExt;
 use sqlx::FromRow;
 
-use super::{Result, Store, StoreError, Tx, on_pool, on_tx};
+use super::{Result, Store, StoreError, Tx, on_pool, on_tx, stream_rows};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -391,20 +391,6 @@ const LATE: &str = "SELECT c.ps_id, c.invoice_no, CAST(c.deadline AS TEXT) AS no
       UNION ALL SELECT ps_id, invoice_no FROM run_holds WHERE run_id = $1) k \
     JOIN claims c ON c.ps_id = k.ps_id AND c.invoice_no = k.invoice_no \
     WHERE c.deadline < $2 ORDER BY c.ps_id, c.invoice_no";
-
-/// Streams `$sql` bound to `$binds`, calling `$f` on each row of type `$row`.
-macro_rules! stream_rows {
-    ($store:expr, $row:ty, $sql:expr, [$($bind:expr),*], $f:expr) => {{
-        let f = &mut $f;
-        on_pool!($store, p => {
-            let mut rows = sqlx::query_as::<_, $row>($sql)$(.bind($bind))*.fetch(p);
-            while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
-                f(row)?;
-            }
-        });
-        Ok(())
-    }};
-}
 
 impl Store {
     pub async fn stream_payment_lines<E: From<StoreError>>(

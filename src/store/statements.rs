@@ -18,7 +18,7 @@ use chrono::NaiveDate;
 use futures_util::TryStreamExt;
 use sqlx::FromRow;
 
-use super::{Result, Store, StoreError, on_pool};
+use super::{Result, Store, StoreError, on_pool, stream_rows};
 
 /// One statement's head: the practitioner, the transfer, and the NOEMIE
 /// part of the transfer as the database adds it up.
@@ -121,20 +121,6 @@ fn rejected_sql() -> String {
         AND r.dup_line > 0 AND d.origin = 'NOEMIE' AND rr.business_date <= $2 AND {NOT_LISTED} \
     ) x ORDER BY x.ps_id, x.invoice_no, x.returned_on, x.dup_import_sha256, x.dup_line"
     )
-}
-
-/// Streams `$sql` bound to `$binds`, calling `$f` on each row of type `$row`.
-macro_rules! stream_rows {
-    ($store:expr, $row:ty, $sql:expr, [$($bind:expr),*], $f:expr) => {{
-        let f = &mut $f;
-        on_pool!($store, p => {
-            let mut rows = sqlx::query_as::<_, $row>($sql)$(.bind($bind))*.fetch(p);
-            while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
-                f(row)?;
-            }
-        });
-        Ok(())
-    }};
 }
 
 impl Store {
