@@ -18,12 +18,8 @@ use tpsettle::statement::letter::{Letter, PaidRow, RejectedRow, Sender};
 use tpsettle::statement::run::render_all;
 use tpsettle::statement::template::builtin;
 
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod common;
+use common::{cpu_secs, env_usize};
 
 fn letters(n: usize, rows: usize) -> Vec<Letter> {
     let d = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
@@ -85,22 +81,11 @@ fn letters(n: usize, rows: usize) -> Vec<Letter> {
         .collect()
 }
 
-/// CPU seconds (user + system) of this process so far, from /proc: on a
-/// shared machine the wall time says little, the CPU time is what 2 idle
-/// cores would divide.
-fn cpu_secs() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<f64> = after
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0.0))
-        .collect();
-    // Fields 14 and 15 of stat (utime, stime) in clock ticks of 1/100 s.
-    f.get(11).copied().unwrap_or(0.0) / 100.0 + f.get(12).copied().unwrap_or(0.0) / 100.0
-}
-
 fn main() {
-    let (n, rows) = (env("BENCH_LETTERS", 30_000), env("BENCH_ROWS", 100_000));
+    let (n, rows) = (
+        env_usize("BENCH_LETTERS", 30_000),
+        env_usize("BENCH_ROWS", 100_000),
+    );
     let letters = letters(n, rows);
     let rows: usize = letters.iter().map(|l| l.paid.len()).sum();
     let sender = Sender {
