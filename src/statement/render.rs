@@ -114,9 +114,9 @@ enum Ink {
 }
 
 impl Pen<'_, '_> {
-    /// Bold is the regular font filled and stroked (see [`Pen::ink`]), so
-    /// both weights measure alike.
-    fn face(&self, _bold: bool) -> (&'static Face, Font) {
+    /// The one font: bold is the regular font filled and stroked (see
+    /// [`Pen::ink`]), so both weights measure alike.
+    fn face(&self) -> (&'static Face, Font) {
         (&self.faces.regular, self.fonts.regular.clone())
     }
 
@@ -151,7 +151,7 @@ impl Pen<'_, '_> {
             return;
         }
         self.ink(ink, bold, size);
-        let (face, font) = self.face(bold);
+        let (face, font) = self.face();
         let glyphs = face.glyphs(text);
         self.s.draw_glyphs(
             Point::from_xy(x * PT_PER_MM, y * PT_PER_MM),
@@ -172,7 +172,7 @@ impl Pen<'_, '_> {
             return;
         };
         self.ink(Ink::Black, bold, size);
-        let (face, font) = self.face(bold);
+        let (face, font) = self.face();
         let mut text = String::new();
         let mut glyphs: Vec<krilla::text::KrillaGlyph> = Vec::new();
         let mut pen_x = x0;
@@ -199,13 +199,13 @@ impl Pen<'_, '_> {
     }
 
     fn text_right(&mut self, right: f32, y: f32, text: &str, size: f32, bold: bool, ink: Ink) {
-        let (face, _) = self.face(bold);
+        let (face, _) = self.face();
         let w = face.width(text, size) / PT_PER_MM;
         self.text(right - w, y, text, size, bold, ink);
     }
 
-    fn width_mm(&self, text: &str, size: f32, bold: bool) -> f32 {
-        self.face(bold).0.width(text, size) / PT_PER_MM
+    fn width_mm(&self, text: &str, size: f32) -> f32 {
+        self.face().0.width(text, size) / PT_PER_MM
     }
 
     fn rect(&mut self, x: f32, y: f32, w: f32, h: f32, gray: u8) {
@@ -408,7 +408,7 @@ impl Drawing<'_> {
             ("reference", l.reference.as_str()),
         ];
         let right = fill(&t.texts.continuation_right, &values);
-        let right_w = pen.width_mm(&right, t.sizes.text, true);
+        let right_w = pen.width_mm(&right, t.sizes.text);
         let line = fill(&t.texts.continuation, &values);
         let room = (self.right() - self.left() - right_w - 4.0) * PT_PER_MM;
         let line = pen.faces.regular.fit(&line, t.sizes.text, room);
@@ -462,7 +462,7 @@ impl Drawing<'_> {
             &t.texts.page,
             &[("page", &page.to_string()), ("pages", &pages.to_string())],
         );
-        let page_w = pen.width_mm(&page, t.sizes.small, false);
+        let page_w = pen.width_mm(&page, t.sizes.small);
         let room = (self.right() - self.left() - page_w - 5.0) * PT_PER_MM;
         let left = pen.faces.regular.fit(&left, t.sizes.small, room);
         pen.text(self.left(), y, &left, t.sizes.small, false, Ink::Gray);
@@ -522,7 +522,7 @@ impl Drawing<'_> {
             .iter()
             .map(|c| c.title.clone())
             .collect();
-        let segments = self.cell_segments(pen, which, &titles, true);
+        let segments = self.cell_segments(pen, which, &titles);
         pen.run(y, &segments, t.sizes.table, true);
     }
 
@@ -532,14 +532,13 @@ impl Drawing<'_> {
         pen: &Pen,
         which: Which,
         texts: &'s [String],
-        bold: bool,
     ) -> Vec<(f32, &'s str)> {
         let (t, pad) = (self.t, self.t.table.cell_padding_mm);
         let mut x = self.left();
         let mut out = Vec::with_capacity(texts.len());
         for (c, text) in self.columns(which).iter().zip(texts) {
             let start = if c.key.is_amount() {
-                x + c.width_mm - pad - pen.width_mm(text, t.sizes.table, bold)
+                x + c.width_mm - pad - pen.width_mm(text, t.sizes.table)
             } else {
                 x + pad
             };
@@ -561,7 +560,7 @@ impl Drawing<'_> {
                 .iter()
                 .map(|c| c.get(k).cloned().unwrap_or_default())
                 .collect();
-            let segments = self.cell_segments(pen, which, &texts, bold);
+            let segments = self.cell_segments(pen, which, &texts);
             let y = first + t.table.line_height_mm * k as f32;
             pen.run(y, &segments, t.sizes.table, bold);
         }
