@@ -112,8 +112,10 @@ INSERT INTO payments
   SELECT 'RUN-' || to_char(pay_date, 'YYYYMMDD') || '-P' || ps_id, 'RUN-' || to_char(pay_date, 'YYYYMMDD'),
          'practitioner', ps_id, SUM(amc_due_cents), COUNT(*), 'FR7630006000011234567890189', NULL, 'x', DATE '2020-01-01'
   FROM plan GROUP BY pay_date, ps_id;
-INSERT INTO payment_claims
-  SELECT ps_id, invoice_no, 'RUN-' || to_char(pay_date, 'YYYYMMDD') || '-P' || ps_id, amc_due_cents FROM plan;
+INSERT INTO payment_claims (ps_id, invoice_no, reference, amount_cents, origin, deadline)
+  SELECT p.ps_id, p.invoice_no, 'RUN-' || to_char(p.pay_date, 'YYYYMMDD') || '-P' || p.ps_id, p.amc_due_cents,
+         c.origin, c.deadline
+  FROM plan p JOIN claims c USING (ps_id, invoice_no);
 UPDATE runs r SET payments = t.n, amount_cents = t.total
   FROM (SELECT run_id, COUNT(*) AS n, CAST(SUM(amount_cents) AS BIGINT) AS total FROM payments GROUP BY run_id) t
   WHERE t.run_id = r.run_id;

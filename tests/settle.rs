@@ -290,6 +290,18 @@ both!(
         };
         let before = hashes(&first.run_dir);
         let manifest_sha = sha256_file(&first.manifest_path());
+        // The database itself refuses a second payment of a paid claim,
+        // whatever the code does (primary key of payment_claims).
+        let second = common::audit::execute(
+            &db.store,
+            "INSERT INTO payment_claims (ps_id, invoice_no, reference, amount_cents, origin, deadline) \
+             SELECT ps_id, invoice_no, reference, amount_cents, origin, deadline FROM payment_claims",
+        )
+        .await;
+        assert!(
+            second.is_err(),
+            "a claim paid twice was accepted: {second:?}"
+        );
         // Same output folder, then another one: same run, same bytes.
         let again = settle(&db, &config, "2026-12-01", &db.path("out"))
             .await

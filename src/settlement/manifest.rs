@@ -11,7 +11,7 @@ use super::{SettleError, Settlement};
 use crate::domain::Amount;
 use crate::output::{self, OutputError, StagedFile};
 use crate::store::StoreError;
-use crate::store::runs::{ClaimNote, PaidClaim, PublishedFile, Run};
+use crate::store::runs::{ClaimNote, PaidPayment, PublishedFile, Run};
 
 pub const MANIFEST: &str = "manifest.json";
 
@@ -23,7 +23,7 @@ struct Payment<'a> {
     amount: Amount,
     /// Which bank details paid it: a change of RIB must be traceable.
     bank: Bank,
-    claims: Vec<(String, i64)>,
+    claims: &'a [(String, i64)],
 }
 
 #[derive(Serialize)]
@@ -32,12 +32,21 @@ struct Bank {
     valid_from: String,
 }
 
+/// How many claims the manifest lists as rejected, held and late: the
+/// run summary's counts, taken from the lists themselves.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct NoteCounts {
+    pub rejected: u64,
+    pub held: u64,
+    pub late: u64,
+}
+
 pub(super) async fn write(
     s: &Settlement<'_>,
     run: &Run,
     run_dir: &Path,
     files: &[PublishedFile],
-) -> Result<StagedFile, SettleError> {
+) -> Result<(StagedFile, NoteCounts), SettleError> {
     let (target, mut w) = output::create(run_dir, MANIFEST)?;
     let io = |e: std::io::Error| {
         SettleError::Output(OutputError {
@@ -81,7 +90,12 @@ pub(super) async fn write(
     let amount = Amount::from_cents(amount_cents).map_err(|e| StoreError::Corrupt(e.0))?;
     write!(w, "  \"totals\": {{\"payments\": {payments}, \"amount\": \"{amount}\", \"claims\": {claims}, \"rejected\": {}, \"held\": {}, \"late\": {}}}\n}}\n",
         counts[0], counts[1], counts[2]).map_err(io)?;
-    Ok(target.seal(w)?)
+    let notes = NoteCounts {
+        rejected: counts[0],
+        held: counts[1],
+        late: counts[2],
+    };
+    Ok((target.seal(w)?, notes))
 }
 
 /// Streams the payments with their claims; returns (payments, cents, claims).
@@ -97,43 +111,27 @@ async fn payments<W: Write>(
         })
     };
     let mut list = JsonList::open(w, "payments").map_err(io)?;
-    let mut current: Option<(PaidClaim, Vec<(String, i64)>)> = None;
     let (mut cents, mut claims) = (0i64, 0u64);
-    let mut emit = |list: &mut JsonList<'_, W>,
-                    (p, keys): (PaidClaim, Vec<(String, i64)>)|
-     -> Result<(), SettleError> {
-        cents += p.amount_cents;
-        let amount = Amount::from_cents(p.amount_cents).map_err(|e| StoreError::Corrupt(e.0))?;
-        list.item(&Payment {
-            reference: &p.reference,
-            payee_kind: &p.payee_kind,
-            payee_id: &p.payee_id,
-            amount,
-            bank: Bank {
-                iban_masked: crate::domain::mask(&p.iban),
-                valid_from: p.bank_valid_from.clone(),
-            },
-            claims: keys,
-        })
-        .map_err(io)
-    };
     s.store
-        .stream_paid_claims(&run.run_id, |c: PaidClaim| -> Result<(), SettleError> {
-            claims += 1;
-            if current
-                .as_ref()
-                .is_some_and(|(p, _)| p.reference != c.reference)
-            {
-                emit(&mut list, current.take().expect("checked"))?;
-            }
-            let key = (c.ps_id.clone(), c.invoice_no);
-            current.get_or_insert_with(|| (c, Vec::new())).1.push(key);
-            Ok(())
+        .stream_paid_payments(&run.run_id, |p: PaidPayment| -> Result<(), SettleError> {
+            cents += p.amount_cents;
+            claims += p.claims.len() as u64;
+            let amount =
+                Amount::from_cents(p.amount_cents).map_err(|e| StoreError::Corrupt(e.0))?;
+            list.item(&Payment {
+                reference: &p.reference,
+                payee_kind: &p.payee_kind,
+                payee_id: &p.payee_id,
+                amount,
+                bank: Bank {
+                    iban_masked: crate::domain::mask(&p.iban),
+                    valid_from: p.bank_valid_from.clone(),
+                },
+                claims: &p.claims,
+            })
+            .map_err(io)
         })
         .await?;
-    if let Some(last) = current.take() {
-        emit(&mut list, last)?;
-    }
     let n = list.count;
     list.close().map_err(io)?;
     Ok((n, cents, claims))

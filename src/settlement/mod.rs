@@ -22,6 +22,7 @@ mod returns;
 mod summary;
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use chrono::NaiveDate;
 use tracing::Instrument;
@@ -134,7 +135,13 @@ impl Settlement<'_> {
         let sums = self.store.run_sums(&run.run_id).await?;
         check_database_sums(&run, &sums)?;
         let files = self.write_and_publish(&run, &run_dir, &sums).await?;
-        let manifest = manifest::write(self, &run, &run_dir, &files).await?;
+        let started = Instant::now();
+        let (manifest, notes) = manifest::write(self, &run, &run_dir, &files).await?;
+        tracing::info!(
+            bytes = manifest.bytes,
+            elapsed_ms = elapsed_ms(started),
+            "manifest written"
+        );
         self.publish(&run_dir, std::slice::from_ref(&manifest))?;
         crash_point!("settle.before_complete");
         let mut tx = self.store.begin().await?;
@@ -147,10 +154,7 @@ impl Settlement<'_> {
         )
         .await?;
         tx.commit().await?;
-        let (rejected, held, late) = self
-            .store
-            .run_note_counts(&run.run_id, run.execution_date)
-            .await?;
+        let (rejected, held, late) = (notes.rejected, notes.held, notes.late);
         tracing::info!(
             payments = sums.payments(),
             amount_cents = sums.cents(),
@@ -189,10 +193,12 @@ impl Settlement<'_> {
             execution_date,
             created_at: &created_at,
         };
+        let started = Instant::now();
         let run = tx.plan_run(&new, &reasons).await?;
         crash_point!("plan.before_commit");
         tx.commit().await?;
-        tracing::info!(run_id = %run.run_id, %execution_date, payments = run.payments, amount_cents = run.amount_cents, "run planned");
+        tracing::info!(run_id = %run.run_id, %execution_date, payments = run.payments, amount_cents = run.amount_cents,
+            elapsed_ms = elapsed_ms(started), "run planned");
         Ok(run)
     }
 
@@ -210,6 +216,7 @@ impl Settlement<'_> {
             staged.into_iter().for_each(StagedFile::discard);
             return Err(e);
         }
+        let started = Instant::now();
         self.publish(run_dir, &staged)?;
         crash_point!("settle.before_files_recorded");
         let files: Vec<PublishedFile> = staged.iter().map(published).collect();
@@ -218,6 +225,11 @@ impl Settlement<'_> {
         tx.set_run_state(&run.run_id, RunState::FilesWritten, None)
             .await?;
         tx.commit().await?;
+        tracing::info!(
+            files = files.len(),
+            elapsed_ms = elapsed_ms(started),
+            "files published and recorded"
+        );
         Ok(files)
     }
 
@@ -228,8 +240,14 @@ impl Settlement<'_> {
         sums: &RunSums,
         staged: &mut Vec<StagedFile>,
     ) -> Result<(), SettleError> {
+        let started = Instant::now();
         if sums.payments() > 0 {
             let (file, ctrl_sum_cents) = bank_file::write(self, run, run_dir, sums).await?;
+            tracing::info!(
+                bytes = file.bytes,
+                elapsed_ms = elapsed_ms(started),
+                "SEPA file written"
+            );
             staged.push(file);
             invariant(run, ctrl_sum_cents == sums.cents(), || {
                 format!(
@@ -238,7 +256,14 @@ impl Settlement<'_> {
                 )
             })?;
         }
+        let started = Instant::now();
+        let before = staged.len();
         let rsp = returns::write(self, run, run_dir, staged).await?;
+        tracing::info!(
+            files = staged.len() - before,
+            elapsed_ms = elapsed_ms(started),
+            "RSP returns written"
+        );
         invariant(run, rsp.transfers_cents == sums.practitioner_cents, || {
             format!(
                 "RSP 071 total {} cents <> practitioner payments {} cents",
@@ -314,6 +339,11 @@ fn invariant(run: &Run, ok: bool, detail: impl FnOnce() -> String) -> Result<(),
         run_id: run.run_id.clone(),
         detail,
     })
+}
+
+/// For the step timings in the log: where a slow run spends its time.
+fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The folder of a run under `out_dir`.

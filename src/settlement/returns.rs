@@ -1,5 +1,6 @@
 //! RSP returns: one file per practitioner concerned by the run, streamed
-//! from one ordered query so that memory holds one practitioner at a time.
+//! from one ordered query, a row per practitioner, so that memory holds one
+//! practitioner at a time.
 
 use std::path::Path;
 
@@ -9,7 +10,7 @@ use crate::output::{self, FileTarget, FileWriter, StagedFile};
 use crate::rsp::{Header, Invoice, Payee, RspWriter, Transfer};
 use crate::store::StoreError;
 use crate::store::claims::rule_label;
-use crate::store::runs::{RspLine, Run};
+use crate::store::runs::{RspLine, RspPayee, Run};
 
 /// What the RSP files of the run add up to.
 #[derive(Debug, Default)]
@@ -31,27 +32,21 @@ pub(super) async fn write(
     run_dir: &Path,
     staged: &mut Vec<StagedFile>,
 ) -> Result<RspSums, SettleError> {
-    let mut open: Option<(String, Open)> = None;
     let mut sums = RspSums::default();
     s.store
-        .stream_rsp_lines(
+        .stream_rsp_payees(
             &run.run_id,
             rule_label("R03"),
-            |line: RspLine| -> Result<(), SettleError> {
-                if open.as_ref().is_none_or(|(ps, _)| *ps != line.ps_id) {
-                    if let Some((_, o)) = open.take() {
-                        staged.push(close(o, &mut sums)?);
-                    }
-                    open = Some((line.ps_id.clone(), start(s, run, run_dir, &line)?));
+            |payee: RspPayee| -> Result<(), SettleError> {
+                let mut o = start(s, run, run_dir, &payee)?;
+                for line in &payee.lines {
+                    add_line(&mut o, run, &payee.ps_id, line)?;
                 }
-                let (_, o) = open.as_mut().expect("opened above");
-                add_line(o, run, &line)
+                staged.push(close(o, &mut sums)?);
+                Ok(())
             },
         )
         .await?;
-    if let Some((_, o)) = open.take() {
-        staged.push(close(o, &mut sums)?);
-    }
     Ok(sums)
 }
 
@@ -59,9 +54,12 @@ fn start(
     s: &Settlement<'_>,
     run: &Run,
     run_dir: &Path,
-    line: &RspLine,
+    payee: &RspPayee,
 ) -> Result<Open, SettleError> {
-    let ps_id: PsId = line.ps_id.parse().map_err(|_| corrupt(line, "ps_id"))?;
+    let ps_id: PsId = payee
+        .ps_id
+        .parse()
+        .map_err(|_| StoreError::Corrupt(format!("RSP of {:?}: bad ps_id", payee.ps_id)))?;
     let (target, out) = output::create(run_dir, &format!("rsp/{ps_id}.rsp"))?;
     let header = Header {
         sender: s.config.mutuelle.id.clone(),
@@ -71,7 +69,7 @@ fn start(
     };
     let mut w = RspWriter::new(out, &header)?;
     // A practitioner unknown to us (R01) still gets its rejections back.
-    let name = line
+    let name = payee
         .ps_name
         .clone()
         .unwrap_or_else(|| "PROFESSIONNEL INCONNU".into());
@@ -83,30 +81,29 @@ fn start(
     })
 }
 
-fn add_line(o: &mut Open, run: &Run, line: &RspLine) -> Result<(), SettleError> {
+fn add_line(o: &mut Open, run: &Run, ps_id: &str, line: &RspLine) -> Result<(), SettleError> {
+    let corrupt = |what: &str| corrupt(ps_id, line, what);
     let invoice = Invoice {
         invoice_no: InvoiceNo::new(
-            u32::try_from(line.invoice_no).map_err(|_| corrupt(line, "invoice_no"))?,
+            u32::try_from(line.invoice_no).map_err(|_| corrupt("invoice_no"))?,
         )
-        .map_err(|_| corrupt(line, "invoice_no"))?,
+        .map_err(|_| corrupt("invoice_no"))?,
         origin: line
             .origin
             .parse::<Origin>()
-            .map_err(|_| corrupt(line, "origin"))?,
+            .map_err(|_| corrupt("origin"))?,
         care_date: line.care_date,
     };
-    let requested = amount(line, line.requested_cents)?;
-    let paid = amount(line, line.paid_cents)?;
+    let requested = amount(ps_id, line, line.requested_cents)?;
+    let paid = amount(ps_id, line, line.paid_cents)?;
     if line.section == 1 {
         if !o.in_transfer {
-            let reference = line
-                .reference
-                .clone()
-                .ok_or_else(|| corrupt(line, "reference"))?;
+            let reference = line.reference.clone().ok_or_else(|| corrupt("reference"))?;
             let amount = amount(
+                ps_id,
                 line,
                 line.transfer_cents
-                    .ok_or_else(|| corrupt(line, "transfer amount"))?,
+                    .ok_or_else(|| corrupt("transfer amount"))?,
             )?;
             o.w.begin_transfer(&Transfer {
                 reference,
@@ -128,7 +125,7 @@ fn add_line(o: &mut Open, run: &Run, line: &RspLine) -> Result<(), SettleError> 
             .as_deref()
             .unwrap_or("")
             .parse()
-            .map_err(|_| corrupt(line, "reject code"))?;
+            .map_err(|_| corrupt("reject code"))?;
         o.w.rejected_invoice(
             &invoice,
             requested,
@@ -152,14 +149,14 @@ fn close(mut o: Open, sums: &mut RspSums) -> Result<StagedFile, SettleError> {
     Ok(o.target.seal(out)?)
 }
 
-fn amount(line: &RspLine, cents: i64) -> Result<Amount, SettleError> {
-    Amount::from_cents(cents).map_err(|_| corrupt(line, "amount"))
+fn amount(ps_id: &str, line: &RspLine, cents: i64) -> Result<Amount, SettleError> {
+    Amount::from_cents(cents).map_err(|_| corrupt(ps_id, line, "amount"))
 }
 
-fn corrupt(line: &RspLine, what: &str) -> SettleError {
+fn corrupt(ps_id: &str, line: &RspLine, what: &str) -> SettleError {
     StoreError::Corrupt(format!(
-        "RSP line of {} invoice {}: bad {what}",
-        line.ps_id, line.invoice_no
+        "RSP line of {ps_id} invoice {}: bad {what}",
+        line.invoice_no
     ))
     .into()
 }

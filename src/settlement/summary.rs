@@ -11,9 +11,9 @@ pub struct RunReport {
     pub run: Run,
     pub run_dir: PathBuf,
     pub sums: RunSums,
-    pub rejected: i64,
-    pub held: i64,
-    pub late: i64,
+    pub rejected: u64,
+    pub held: u64,
+    pub late: u64,
     pub files: Vec<PublishedFile>,
     /// The state the run was found in, when it already existed.
     pub resumed_from: Option<RunState>,

@@ -69,8 +69,7 @@ const HEADS: &str = "SELECT p.payee_id AS ps_id, pr.name, pr.address_line, pr.po
     FROM payments p \
     JOIN practitioners pr ON pr.ps_id = p.payee_id \
     JOIN payment_claims pc ON pc.reference = p.reference \
-    JOIN claims c ON c.ps_id = pc.ps_id AND c.invoice_no = pc.invoice_no \
-    WHERE p.run_id = $1 AND p.payee_kind = 'practitioner' AND c.origin = 'NOEMIE' \
+    WHERE p.run_id = $1 AND p.payee_kind = 'practitioner' AND pc.origin = 'NOEMIE' \
     GROUP BY p.payee_id, pr.name, pr.address_line, pr.postcode, pr.city, pr.country, \
       p.reference, p.amount_cents, p.iban, p.account_holder \
     ORDER BY p.payee_id";
@@ -79,7 +78,7 @@ const PAID: &str = "SELECT pc.ps_id, pc.invoice_no, c.care_date, c.beneficiary, 
       c.billed_cents, c.amo_paid_cents, pc.amount_cents AS paid_cents \
     FROM payments p JOIN payment_claims pc ON pc.reference = p.reference \
     JOIN claims c ON c.ps_id = pc.ps_id AND c.invoice_no = pc.invoice_no \
-    WHERE p.run_id = $1 AND p.payee_kind = 'practitioner' AND c.origin = 'NOEMIE' \
+    WHERE p.run_id = $1 AND p.payee_kind = 'practitioner' AND pc.origin = 'NOEMIE' \
     ORDER BY pc.ps_id, pc.invoice_no";
 
 /// No statement of this practitioner between the run that returned the
@@ -89,9 +88,8 @@ const NOT_LISTED: &str = "NOT EXISTS (SELECT 1 FROM payments p2 \
       JOIN runs r2 ON r2.run_id = p2.run_id \
       WHERE p2.payee_kind = 'practitioner' AND p2.payee_id = r.ps_id \
         AND r2.business_date >= rr.business_date AND r2.business_date < $2 \
-        AND EXISTS (SELECT 1 FROM payment_claims yc JOIN claims y \
-          ON y.ps_id = yc.ps_id AND y.invoice_no = yc.invoice_no \
-          WHERE yc.reference = p2.reference AND y.origin = 'NOEMIE'))";
+        AND EXISTS (SELECT 1 FROM payment_claims yc \
+          WHERE yc.reference = p2.reference AND yc.origin = 'NOEMIE'))";
 
 /// Noémie rejections of every practitioner paid in the run: the caller
 /// keeps those of practitioners who get a letter. (Testing "paid for a

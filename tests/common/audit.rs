@@ -29,6 +29,16 @@ pub async fn scalar(store: &Store, sql: &str, binds: &[&str]) -> i64 {
     }
 }
 
+/// Runs one statement on either backend; the database's error as text.
+pub async fn execute(store: &Store, sql: &str) -> Result<u64, String> {
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    match store {
+        Store::Postgres(p) => sqlx::query(sql).execute(p).await.map(|r| r.rows_affected()),
+        Store::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|r| r.rows_affected()),
+    }
+    .map_err(|e| e.to_string())
+}
+
 /// After the completed run of `date` written under `out_dir`:
 /// - every accepted claim received before `date` is paid exactly once or
 ///   held by that run, never both, never neither;
