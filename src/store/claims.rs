@@ -140,10 +140,14 @@ impl Tx {
 
     /// Keys that occur more than once in the staged file: (line, ps_id,
     /// invoice_no, first line with that key). At most `limit` of them.
+    /// Indexes the staged keys first: this query and the rules that follow
+    /// then read the stage in key order from one sort instead of two.
     pub async fn staged_duplicate_keys(
         &mut self,
         limit: i64,
     ) -> Result<Vec<(i64, String, i64, i64)>> {
+        on_tx!(self, c => sqlx::query("CREATE INDEX claim_stage_key ON claim_stage (ps_id, invoice_no, line)")
+            .execute(&mut **c).await?.rows_affected());
         let sql = "SELECT s.line, s.ps_id, s.invoice_no, d.first_line FROM claim_stage s \
                    JOIN (SELECT ps_id, invoice_no, MIN(line) AS first_line FROM claim_stage \
                          GROUP BY ps_id, invoice_no HAVING COUNT(*) > 1) d \
@@ -157,10 +161,9 @@ impl Tx {
 
     /// Moves the staged claims into `claims` (new keys, with R01/R02/R04/R05
     /// applied) and `claim_duplicates` (R03), ignoring identical re-sends.
+    /// Call after [`Tx::staged_duplicate_keys`], which indexes the stage.
     pub async fn apply_claim_stage(&mut self, import_sha: &str) -> Result<ClaimCounts> {
         on_tx!(self, c => {
-            sqlx::query("CREATE INDEX claim_stage_key ON claim_stage (ps_id, invoice_no)")
-                .execute(&mut **c).await?;
             let ignored: i64 = sqlx::query_scalar(COUNT_IDENTICAL).fetch_one(&mut **c).await?;
             let duplicates = sqlx::query(INSERT_DUPLICATES).bind(import_sha)
                 .execute(&mut **c).await?.rows_affected();
