@@ -29,7 +29,10 @@ use tpsettle::config::Config;
 use tpsettle::domain::{Amount, InvoiceNo, Origin, PsId, RejectCode};
 use tpsettle::import::{Kind, import_file};
 use tpsettle::rsp::{Entity, Header, Invoice, Payee, RspWriter, Status, Transfer, decode};
-use tpsettle::sepa::{charset::is_sepa_char, to_sepa_text};
+use tpsettle::sepa::{
+    charset::{is_sepa_char, push_sepa_text},
+    to_sepa_text,
+};
 use tpsettle::settlement::Settlement;
 
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -623,6 +626,22 @@ proptest! {
         prop_assert_eq!(to_sepa_text(&out, max), out.clone(), "idempotent");
         // A longer limit only ever adds at the end.
         prop_assert!(to_sepa_text(&s, max + 10).starts_with(out.trim_end()));
+    }
+
+    #[test]
+    fn transliteration_into_a_used_buffer_is_the_same(s in hostile_text(), old in hostile_text(), max in 0usize..160) {
+        // The writer reuses one buffer per field from transfer to transfer.
+        let mut buf = old;
+        push_sepa_text(&s, max, &mut buf);
+        prop_assert_eq!(buf, to_sepa_text(&s, max));
+    }
+
+    #[test]
+    fn ascii_text_reads_the_same_on_the_fast_path(s in "[ -~\t\n]{0,150}", max in 0usize..160) {
+        // ASCII goes through a byte table, anything else through
+        // transliteration: a combining accent (dropped) must change nothing.
+        let slow = format!("{s}\u{301}");
+        prop_assert_eq!(to_sepa_text(&s, max), to_sepa_text(&slow, max));
     }
 
     #[test]

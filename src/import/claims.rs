@@ -41,28 +41,12 @@ pub(super) async fn import_claims(
     src: &Source<'_>,
 ) -> Result<ImportOutcome, ImportError> {
     let mut problems = Problems::default();
-    let Some(mut csv) = CsvFile::open(src, &CLAIMS, &mut problems)? else {
+    let Some(csv) = CsvFile::open(src, &CLAIMS, &mut problems)? else {
         return Err(ImportError::Refused(problems));
     };
     tx.create_claim_stage().await?;
-    let mut batch = Vec::with_capacity(STAGE_BATCH);
-    let mut rec = ByteRecord::new();
-    while let Some(line) = csv.next(&mut rec, &mut problems)? {
-        let mut row = csv.row(line, &rec, &mut problems);
-        let Some(claim) = claim_row(&mut row, cal) else {
-            continue;
-        };
-        // Once the file is known to be refused, keep reading only to report.
-        if problems.is_empty() {
-            batch.push(claim);
-            if batch.len() == STAGE_BATCH {
-                tx.stage_claims(&batch).await?;
-                batch.clear();
-            }
-        }
-    }
+    let Parsed { rows, mut problems } = stage_file(tx, csv, cal.clone(), problems, src).await?;
     if problems.is_empty() {
-        tx.stage_claims(&batch).await?;
         for (line, ps_id, invoice_no, first) in
             tx.staged_duplicate_keys(Problems::KEPT as i64).await?
         {
@@ -83,7 +67,7 @@ pub(super) async fn import_claims(
     let counts = tx.apply_claim_stage(&src.sha256).await?;
     let record = src.record(
         Kind::Claims,
-        csv.rows,
+        rows,
         counts.accepted,
         counts.rejected + counts.duplicates,
         counts.ignored,
@@ -93,6 +77,76 @@ pub(super) async fn import_claims(
         record,
         claims: Some(counts),
         bank_details_changed: 0,
+    })
+}
+
+/// What reading the whole file gave: rows read, and the problems found.
+struct Parsed {
+    rows: i64,
+    problems: Problems,
+}
+
+/// Stages the file's valid rows while the next batch is being parsed: the
+/// parser runs on a blocking thread, the database on its own, so both cores
+/// work (parsing and hashing were a third of a million-claim import, spent
+/// while the database waited). At most [`PARSED_AHEAD`] batches wait.
+async fn stage_file(
+    tx: &mut Tx,
+    csv: CsvFile,
+    cal: Calendar,
+    problems: Problems,
+    src: &Source<'_>,
+) -> Result<Parsed, ImportError> {
+    let (send, mut parsed) = tokio::sync::mpsc::channel(PARSED_AHEAD);
+    let parser = tokio::task::spawn_blocking(move || parse_batches(csv, &cal, problems, &send));
+    // A staging error returns here; dropping the receiver stops the parser.
+    while let Some(batch) = parsed.recv().await {
+        tx.stage_claims(&batch).await?;
+    }
+    match parser.await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(ImportError::Io {
+            path: src.path.display().to_string(),
+            source: std::io::Error::other(format!("reading stopped: {e}")),
+        }),
+    }
+}
+
+/// Batches of parsed rows waiting for the database.
+const PARSED_AHEAD: usize = 2;
+
+fn parse_batches(
+    mut csv: CsvFile,
+    cal: &Calendar,
+    mut problems: Problems,
+    send: &tokio::sync::mpsc::Sender<Vec<StagedClaim>>,
+) -> Result<Parsed, ImportError> {
+    let mut batch = Vec::with_capacity(STAGE_BATCH);
+    let mut rec = ByteRecord::new();
+    while let Some(line) = csv.next(&mut rec, &mut problems)? {
+        let mut row = csv.row(line, &rec, &mut problems);
+        let Some(claim) = claim_row(&mut row, cal) else {
+            continue;
+        };
+        // Once the file is known to be refused, keep reading only to report.
+        if problems.is_empty() {
+            batch.push(claim);
+            if batch.len() == STAGE_BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(STAGE_BATCH));
+                if send.blocking_send(full).is_err() {
+                    break; // the database side failed, and reports why
+                }
+            }
+        }
+    }
+    if problems.is_empty() && !batch.is_empty() {
+        // An error here is the database side's, reported there.
+        let _ = send.blocking_send(batch);
+    }
+    Ok(Parsed {
+        rows: csv.rows,
+        problems,
     })
 }
 

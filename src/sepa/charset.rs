@@ -30,19 +30,41 @@ pub fn is_sepa_char(c: char) -> bool {
 ///
 /// The output is pure ASCII, so characters and bytes coincide.
 pub fn to_sepa_text(s: &str, max_chars: usize) -> String {
-    let mut sink = Sink::new(max_chars);
-    for c in s.chars() {
-        if sink.full {
-            break;
+    let mut out = String::with_capacity(max_chars.min(256));
+    push_sepa_text(s, max_chars, &mut out);
+    out
+}
+
+/// [`to_sepa_text`] into `out`, which it clears first: the writer reuses one
+/// buffer per field instead of allocating two strings per transfer.
+pub fn push_sepa_text(s: &str, max_chars: usize, out: &mut String) {
+    out.clear();
+    let mut sink = Sink {
+        out,
+        max: max_chars,
+        space_pending: false,
+        full: max_chars == 0,
+    };
+    // Names and references are mostly ASCII: a table lookup per byte, and
+    // the full transliteration only for the few other characters.
+    let bytes = s.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() && !sink.full {
+        if bytes[at].is_ascii() {
+            sink.ascii(bytes[at]);
+            at += 1;
+        } else {
+            // `at` only ever moves by whole characters: a char boundary.
+            let c = s[at..].chars().next().expect("a character starts here");
+            transliterate(c, &mut sink);
+            at += c.len_utf8();
         }
-        transliterate(c, &mut sink);
     }
-    sink.out
 }
 
 /// Accumulates allowed characters, folding whitespace and enforcing the limit.
-struct Sink {
-    out: String,
+struct Sink<'o> {
+    out: &'o mut String,
     max: usize,
     /// A space is owed before the next visible character. Spaces are only
     /// ever written *between* two visible characters, which gives collapse,
@@ -51,22 +73,14 @@ struct Sink {
     full: bool,
 }
 
-impl Sink {
-    fn new(max: usize) -> Self {
-        Self {
-            out: String::with_capacity(max.min(256)),
-            max,
-            space_pending: false,
-            full: max == 0,
-        }
-    }
-
+impl Sink<'_> {
     fn space(&mut self) {
         self.space_pending = !self.out.is_empty();
     }
 
-    fn visible(&mut self, c: char) {
-        debug_assert!(is_sepa_char(c) && c != ' ');
+    /// `c` is a visible character of the SEPA set (ASCII, not a space).
+    fn visible(&mut self, c: u8) {
+        debug_assert!(is_sepa_char(char::from(c)) && c != b' ');
         let needed = if self.space_pending { 2 } else { 1 };
         if self.out.len() + needed > self.max {
             self.full = true;
@@ -76,41 +90,51 @@ impl Sink {
             self.out.push(' ');
             self.space_pending = false;
         }
-        self.out.push(c);
+        self.out.push(char::from(c));
     }
 
     /// One ASCII character, after the EPC-style punctuation mapping.
-    fn ascii(&mut self, c: char) {
-        match map_ascii(c) {
-            Some(' ') | None => self.space(),
-            Some(m) => self.visible(m),
+    fn ascii(&mut self, b: u8) {
+        match ASCII_TO_SEPA[usize::from(b & 0x7f)] {
+            b' ' => self.space(),
+            m => self.visible(m),
         }
     }
 }
 
-/// Maps one ASCII character to the SEPA set; `None` means "becomes a space".
-fn map_ascii(c: char) -> Option<char> {
-    if is_sepa_char(c) {
-        return Some(c);
+/// Each ASCII character's image in the SEPA set; a space means "becomes a
+/// space" (separators, and characters with no close relative).
+static ASCII_TO_SEPA: [u8; 128] = {
+    let mut t = [b' '; 128];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = map_ascii(b as u8);
+        b += 1;
     }
-    let mapped = match c {
-        '&' => '+',
-        '"' | '`' => '\'',
-        '<' | '[' | '{' => '(',
-        '>' | ']' | '}' => ')',
-        '_' | '~' => '-',
-        ';' => ',',
-        '!' => '.',
-        '\\' | '|' => '/',
+    t
+};
+
+/// Maps one ASCII character to the SEPA set (space: no close relative).
+const fn map_ascii(c: u8) -> u8 {
+    match c {
+        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => c,
+        b'/' | b'-' | b'?' | b':' | b'(' | b')' | b'.' | b',' | b'\'' | b'+' => c,
+        b'&' => b'+',
+        b'"' | b'`' => b'\'',
+        b'<' | b'[' | b'{' => b'(',
+        b'>' | b']' | b'}' => b')',
+        b'_' | b'~' => b'-',
+        b';' => b',',
+        b'!' => b'.',
+        b'\\' | b'|' => b'/',
         // `@ # $ % * = ^`, controls, tabs, newlines: no close relative.
-        _ => return None,
-    };
-    Some(mapped)
+        _ => b' ',
+    }
 }
 
-fn transliterate(c: char, sink: &mut Sink) {
+fn transliterate(c: char, sink: &mut Sink<'_>) {
     if c.is_ascii() {
-        return sink.ascii(c);
+        return sink.ascii(c as u8);
     }
     if c.is_whitespace() {
         return sink.space();
@@ -118,9 +142,9 @@ fn transliterate(c: char, sink: &mut Sink) {
     // Mapped before deunicode, which would give `<<`, `--` or `,,`.
     match c {
         '«' | '»' | '‹' | '›' | '„' | '‚' | '“' | '”' | '‘' | '’' => {
-            return sink.visible('\'');
+            return sink.visible(b'\'');
         }
-        '—' | '–' | '―' | '‒' | '‐' | '‑' | '−' => return sink.visible('-'),
+        '—' | '–' | '―' | '‒' | '‐' | '‑' | '−' => return sink.visible(b'-'),
         // `N° 12` would otherwise read `Ndeg 12`.
         '°' | 'º' => return sink.space(),
         _ => {}
@@ -132,7 +156,7 @@ fn transliterate(c: char, sink: &mut Sink) {
     match deunicode::deunicode_char(c) {
         // Combining accents and zero-width characters map to "": dropped,
         // so that `e` + U+0301 stays one letter `e`.
-        Some(ascii) => ascii.chars().for_each(|a| sink.ascii(a)),
+        Some(ascii) => ascii.bytes().for_each(|a| sink.ascii(a)),
         None => sink.space(),
     }
 }
@@ -191,6 +215,12 @@ pub fn check_sepa_id(id: &str) -> Result<(), IdError> {
     if id.is_empty() {
         return Err(IdError::Empty);
     }
+    // Every id of every transfer passes here: bytes first, and the
+    // character-by-character search below only to say what is wrong.
+    let plain = |b: &u8| b.is_ascii() && *b != b' ' && ASCII_TO_SEPA[usize::from(*b)] == *b;
+    if id.len() <= MAX_ID_CHARS && id.as_bytes().iter().all(plain) {
+        return check_slashes(id);
+    }
     let chars = id.chars().count();
     if chars > MAX_ID_CHARS {
         return Err(IdError::TooLong { chars });
@@ -202,10 +232,14 @@ pub fn check_sepa_id(id: &str) -> Result<(), IdError> {
     {
         return Err(IdError::BadChar { ch, position });
     }
+    check_slashes(id)
+}
+
+fn check_slashes(id: &str) -> Result<(), IdError> {
     if id.starts_with('/') || id.ends_with('/') {
         return Err(IdError::SlashAtEdge);
     }
-    if id.contains("//") {
+    if id.as_bytes().windows(2).any(|w| w == b"//") {
         return Err(IdError::DoubleSlash);
     }
     Ok(())

@@ -10,7 +10,7 @@ use std::fmt;
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 
-use super::charset::{check_sepa_id, to_sepa_text};
+use super::charset::{check_sepa_id, push_sepa_text, to_sepa_text};
 use super::{PainVersion, SepaError};
 use crate::domain::{Amount, Bic, CountryCode, Iban};
 
@@ -109,10 +109,17 @@ impl fmt::Debug for CreditTransfer<'_> {
 impl CreditTransfer<'_> {
     /// Runs every check the writer runs on this transfer, without writing.
     pub fn check(&self, version: PainVersion) -> Result<(), SepaError> {
-        self.prepare(version).map(|_| ())
+        self.prepare(version, &mut TextBuffers::default())
+            .map(|_| ())
     }
 
-    pub(super) fn prepare(&self, version: PainVersion) -> Result<PreparedTransfer<'_>, SepaError> {
+    /// Checks and transliterates into `buf`, which the writer keeps from one
+    /// transfer to the next: no allocation per transfer.
+    pub(super) fn prepare<'a>(
+        &'a self,
+        version: PainVersion,
+        buf: &'a mut TextBuffers,
+    ) -> Result<PreparedTransfer<'a>, SepaError> {
         let at = || format!("transfer {}", clip(self.end_to_end_id));
         check_id(&at, "EndToEndId", self.end_to_end_id)?;
         check_transfer_amount(&at, self.amount)?;
@@ -127,24 +134,31 @@ impl CreditTransfer<'_> {
         Ok(PreparedTransfer {
             end_to_end_id: self.end_to_end_id,
             amount: self.amount,
-            name: name_text(&at, "creditor name", self.creditor_name)?,
+            name: name_into(&at, "creditor name", self.creditor_name, &mut buf.name)?,
             iban: self.creditor_iban.electronic(),
             bic,
             address,
-            remittance: remittance_text(&at, self.remittance)?,
+            remittance: remittance_into(&at, self.remittance, &mut buf.remittance)?,
         })
     }
+}
+
+/// The transliterated free text of the transfer being written.
+#[derive(Default)]
+pub(super) struct TextBuffers {
+    name: String,
+    remittance: String,
 }
 
 /// A transfer ready to be written: every string already in the SEPA set.
 pub(super) struct PreparedTransfer<'a> {
     pub end_to_end_id: &'a str,
     pub amount: Amount,
-    pub name: String,
+    pub name: &'a str,
     pub iban: &'a str,
     pub bic: Option<&'a str>,
     pub address: Option<PreparedAddress>,
-    pub remittance: String,
+    pub remittance: &'a str,
 }
 
 pub(super) struct PreparedAddress {
@@ -330,7 +344,19 @@ fn check_bic_for_version(
 /// A name in the SEPA set, cut to 70. The EPC requires a name, so one with
 /// no letter or digit left after transliteration (`""`, `".."`) is an error.
 fn name_text(at: &dyn Fn() -> String, what: &str, name: &str) -> Result<String, SepaError> {
-    let text = to_sepa_text(name, MAX_NAME_CHARS);
+    let mut text = String::new();
+    name_into(at, what, name, &mut text)?;
+    Ok(text)
+}
+
+/// [`name_text`] into a reused buffer.
+fn name_into<'b>(
+    at: &dyn Fn() -> String,
+    what: &str,
+    name: &str,
+    text: &'b mut String,
+) -> Result<&'b str, SepaError> {
+    push_sepa_text(name, MAX_NAME_CHARS, text);
     if !text.bytes().any(|b| b.is_ascii_alphanumeric()) {
         return Err(refused(
             at,
@@ -340,9 +366,13 @@ fn name_text(at: &dyn Fn() -> String, what: &str, name: &str) -> Result<String, 
     Ok(text)
 }
 
-fn remittance_text(at: &dyn Fn() -> String, remittance: &str) -> Result<String, SepaError> {
+fn remittance_into<'b>(
+    at: &dyn Fn() -> String,
+    remittance: &str,
+    text: &'b mut String,
+) -> Result<&'b str, SepaError> {
     // One character of headroom tells "fits" from "was cut".
-    let text = to_sepa_text(remittance, MAX_REMITTANCE_CHARS + 1);
+    push_sepa_text(remittance, MAX_REMITTANCE_CHARS + 1, text);
     if text.is_empty() {
         return Err(refused(at, "remittance information is empty".to_owned()));
     }

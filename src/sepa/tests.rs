@@ -829,3 +829,11 @@ fn one_million_transfers_into_sink() {
         );
     }
 }
+
+#[test]
+fn amounts_are_formatted_as_amount_displays_them() {
+    for cents in [0, 1, 9, 10, 99, 100, 101, 1_050, 123_456, 99_999_999_999] {
+        let a = Amount::from_cents(cents).expect("amount");
+        assert_eq!(super::writer::euros_text(a, &mut [0; 24]), a.to_string());
+    }
+}

@@ -172,12 +172,7 @@ impl Tx {
                 q = q.bind(rule_label(code));
             }
             q.execute(&mut **c).await?;
-            // Through the staged keys, not a scan of every claim ever imported.
-            let by_status = sqlx::query(
-                "SELECT c.status, COALESCE(c.reject_code, ''), COUNT(*) FROM claim_stage s \
-                 JOIN claims c ON c.ps_id = s.ps_id AND c.invoice_no = s.invoice_no \
-                 WHERE c.import_sha256 = $1 GROUP BY c.status, c.reject_code ORDER BY 1, 2")
-                .bind(import_sha).fetch_all(&mut **c).await?;
+            let by_status = sqlx::query(COUNT_BY_STATUS).bind(import_sha).fetch_all(&mut **c).await?;
             sqlx::query("DROP TABLE claim_stage").execute(&mut **c).await?;
             let mut counts = ClaimCounts { ignored, duplicates: to_i64(duplicates)?, ..Default::default() };
             for r in by_status {
@@ -204,12 +199,24 @@ const COUNT_IDENTICAL: &str = "SELECT COUNT(*) FROM claim_stage s WHERE EXISTS \
     (SELECT 1 FROM claims c WHERE c.ps_id = s.ps_id AND c.invoice_no = s.invoice_no \
      AND c.content_sha256 = s.content_sha256)";
 
+// The joins below read `claim_stage s CROSS JOIN claims c WHERE …`: an inner
+// join that SQLite must drive from the stage (it never reorders a CROSS
+// JOIN), probing `claims` by key. Left to choose, SQLite without statistics
+// scanned every claim ever imported and probed the stage: a cost growing
+// with the history, not with the file. PostgreSQL plans it as any join.
+
 const INSERT_DUPLICATES: &str = "INSERT INTO claim_duplicates (import_sha256, line, ps_id, \
     invoice_no, origin, received_date, care_date, amc_due_cents) \
     SELECT $1, s.line, s.ps_id, s.invoice_no, s.origin, s.received_date, s.care_date, \
-    s.amc_due_cents FROM claim_stage s JOIN claims c \
-    ON c.ps_id = s.ps_id AND c.invoice_no = s.invoice_no \
-    WHERE c.content_sha256 <> s.content_sha256";
+    s.amc_due_cents FROM claim_stage s CROSS JOIN claims c \
+    WHERE c.ps_id = s.ps_id AND c.invoice_no = s.invoice_no \
+      AND c.content_sha256 <> s.content_sha256";
+
+/// What the file's new claims became, by status and code.
+const COUNT_BY_STATUS: &str = "SELECT c.status, COALESCE(c.reject_code, ''), COUNT(*) \
+    FROM claim_stage s CROSS JOIN claims c \
+    WHERE c.ps_id = s.ps_id AND c.invoice_no = s.invoice_no AND c.import_sha256 = $1 \
+    GROUP BY c.status, c.reject_code ORDER BY 1, 2";
 
 /// The import rules, in order of precedence. A claim the engine already
 /// rejected keeps the engine's code and label. Inserted in key order: the
@@ -283,4 +290,49 @@ fn copy_csv(rows: &[StagedClaim]) -> Result<Vec<u8>> {
     }
     w.into_inner()
         .map_err(|e| StoreError::Corrupt(format!("COPY buffer: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    /// Every statement that reads the stage against `claims` must probe
+    /// `claims` by key: a scan of it would make each import as slow as the
+    /// whole history is large.
+    #[tokio::test]
+    async fn stage_queries_never_scan_the_claims_table() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("plan.db").display());
+        let store = Store::connect(&url).await.expect("store");
+        let mut tx = store.begin().await.expect("tx");
+        tx.create_claim_stage().await.expect("stage");
+        tx.staged_duplicate_keys(1).await.expect("stage index");
+        let Tx::Sqlite(c) = &mut tx else {
+            unreachable!("a SQLite store")
+        };
+        for sql in [
+            COUNT_IDENTICAL,
+            INSERT_DUPLICATES,
+            INSERT_NEW_CLAIMS,
+            COUNT_BY_STATUS,
+        ] {
+            let plan: Vec<String> =
+                sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                    .fetch_all(&mut **c)
+                    .await
+                    .expect("plan")
+                    .iter()
+                    .map(|r| r.get::<String, _>("detail"))
+                    .collect();
+            assert!(
+                plan.iter().any(|d| d.contains("claims")),
+                "the plan reads claims: {plan:?}"
+            );
+            assert!(
+                !plan.iter().any(|d| d.starts_with("SCAN c")),
+                "{sql}\nscans claims: {plan:?}"
+            );
+        }
+    }
 }
