@@ -8,6 +8,7 @@
 #   bash benches/peers.sh                          # 1,000,000 transfers
 #   BENCH_TRANSFERS=10000 bash benches/peers.sh    # smaller
 #   BENCH_DIR=/tmp/keep bash benches/peers.sh      # keep the files (default: a temporary folder, removed)
+#   BENCH_REPEAT=1 bash benches/peers.sh           # one run each (default 3, the fastest is kept)
 #
 # The data rules are in the header comment of benches/pain001.rs; the peers
 # follow them. Each writer runs under /usr/bin/time -v (CPU, peak RSS; the wall
@@ -65,22 +66,32 @@ python3 -m venv "$WORK/venv"
 "$WORK/venv/bin/pip" install -q --disable-pip-version-check "$SEPAXML_SPEC" >&2
 SEPAXML_VERSION=$("$WORK/venv/bin/python" -c 'from importlib.metadata import version; print(version("sepaxml"))')
 
-# timed NAME CMD…: runs CMD under /usr/bin/time -v (CPU, peak RSS), records "NAME wall_s cpu_s maxrss_kb".
+# timed NAME CMD…: runs CMD BENCH_REPEAT times (default 3) under /usr/bin/time -v
+# and records the fastest run as "NAME wall_s cpu_s maxrss_kb": on a shared
+# virtual machine the same binary varies by a third from run to run, and the
+# fastest run is the one least disturbed by the neighbours.
+REPEAT="${BENCH_REPEAT:-3}"
 : > "$WORK/results.txt"
 timed() {
     local name=$1; shift
-    echo "== run: $name ($N transfers)" >&2
-    local t0 t1 wall cpu rss
-    t0=$(date +%s.%N)
-    /usr/bin/time -v -o "$WORK/$name.time" "$@" > "$WORK/$name.out" 2> "$WORK/$name.err" || {
-        echo "peers.sh: $name failed:" >&2; cat "$WORK/$name.err" "$WORK/$name.time" >&2; exit 1; }
-    t1=$(date +%s.%N)
-    cat "$WORK/$name.out" >&2
-    # Wall from the clock around the process (time -v rounds to 10 ms).
-    wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')
-    cpu=$(awk -F': ' '/User time/ {u = $2} /System time/ {s = $2} END {print u + s}' "$WORK/$name.time")
-    rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/$name.time")
-    printf '%s %s %s %s\n' "$name" "$wall" "$cpu" "$rss" >> "$WORK/results.txt"
+    local t0 t1 wall cpu rss best="" i
+    for i in $(seq "$REPEAT"); do
+        echo "== run: $name ($N transfers, $i of $REPEAT)" >&2
+        rm -f "$WORK/$name.xml"
+        t0=$(date +%s.%N)
+        /usr/bin/time -v -o "$WORK/$name.time" "$@" > "$WORK/$name.out" 2> "$WORK/$name.err" || {
+            echo "peers.sh: $name failed:" >&2; cat "$WORK/$name.err" "$WORK/$name.time" >&2; exit 1; }
+        t1=$(date +%s.%N)
+        cat "$WORK/$name.out" >&2
+        # Wall from the clock around the process (time -v rounds to 10 ms).
+        wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')
+        cpu=$(awk -F': ' '/User time/ {u = $2} /System time/ {s = $2} END {print u + s}' "$WORK/$name.time")
+        rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/$name.time")
+        if [ -z "$best" ] || awk -v w="$wall" -v b="${best%% *}" 'BEGIN {exit !(w < b)}'; then
+            best="$wall $cpu $rss"
+        fi
+    done
+    printf '%s %s\n' "$name" "$best" >> "$WORK/results.txt"
 }
 
 timed tpsettle env BENCH_OUT="$WORK/tpsettle.xml" "$OURS_BIN"
