@@ -164,6 +164,12 @@ both!(rules_r01_to_r05, |db| async move {
         (c.accepted, c.rejected, c.ignored, c.duplicates),
         (3, 6, 0, 0)
     );
+    let by_code: Vec<(&str, i64)> = c.by_code.iter().map(|(k, n)| (k.as_str(), *n)).collect();
+    assert_eq!(
+        by_code,
+        [("E12", 1), ("R01", 1), ("R02", 1), ("R04", 2), ("R05", 1)],
+        "the file's own claims, counted by code"
+    );
     let expect = [
         (1, None),
         (2, Some("R01")),
