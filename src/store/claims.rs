@@ -149,6 +149,14 @@ impl Tx {
     ) -> Result<Vec<(i64, String, i64, i64)>> {
         on_tx!(self, c => sqlx::query("CREATE INDEX claim_stage_key ON claim_stage (ps_id, invoice_no, line)")
             .execute(&mut **c).await?.rows_affected());
+        // Autovacuum never sees a temporary table, so PostgreSQL planned the
+        // stage's statements on guesses (rows, widths, distinct keys) and
+        // chose costlier joins and sorts: a million-claim file took 22-23 s,
+        // 15-17 s with statistics (0.4 s to gather). SQLite's plans are
+        // fixed by the way the joins are written (see the tests below).
+        if let Tx::Postgres(c) = self {
+            sqlx::query("ANALYZE claim_stage").execute(&mut **c).await?;
+        }
         let sql = "SELECT s.line, s.ps_id, s.invoice_no, d.first_line FROM claim_stage s \
                    JOIN (SELECT ps_id, invoice_no, MIN(line) AS first_line FROM claim_stage \
                          GROUP BY ps_id, invoice_no HAVING COUNT(*) > 1) d \
