@@ -100,9 +100,11 @@ async fn stage_file(
     let (send, mut parsed) = tokio::sync::mpsc::channel(PARSED_AHEAD);
     let parser = tokio::task::spawn_blocking(move || parse_batches(csv, &cal, problems, &send));
     // A staging error returns here; dropping the receiver stops the parser.
+    let mut stager = tx.claim_stager().await?;
     while let Some(batch) = parsed.recv().await {
-        tx.stage_claims(&batch).await?;
+        stager.stage(&batch).await?;
     }
+    stager.finish().await?;
     match parser.await {
         Ok(result) => result,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),

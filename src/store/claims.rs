@@ -70,6 +70,70 @@ pub struct ClaimCounts {
     pub by_code: Vec<(String, i64)>,
 }
 
+/// Appends a file's rows to the staging table: one `COPY … FROM STDIN` for
+/// the whole file on PostgreSQL (the server loads a batch while the next is
+/// encoded; a `COPY` a batch made it wait for each), multi-row INSERTs on
+/// SQLite: the two backends' fastest bulk paths. Dropped without
+/// [`ClaimStager::finish`], the `COPY` is abandoned with the transaction.
+pub enum ClaimStager<'t> {
+    Postgres(sqlx::postgres::PgCopyIn<&'t mut sqlx::PgConnection>),
+    Sqlite(&'t mut sqlx::Transaction<'static, sqlx::Sqlite>),
+}
+
+impl ClaimStager<'_> {
+    pub async fn stage(&mut self, rows: &[StagedClaim]) -> Result<()> {
+        match self {
+            ClaimStager::Postgres(copy) => {
+                copy.send(copy_csv(rows)?).await?;
+            }
+            ClaimStager::Sqlite(c) => {
+                for chunk in rows.chunks(SQLITE_BATCH_ROWS) {
+                    sqlite_insert(chunk).build().execute(&mut ***c).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn finish(self) -> Result<()> {
+        if let ClaimStager::Postgres(copy) = self {
+            copy.finish().await?;
+        }
+        Ok(())
+    }
+}
+
+/// One multi-row INSERT of staged rows (SQLite).
+fn sqlite_insert(chunk: &[StagedClaim]) -> QueryBuilder<sqlx::Sqlite> {
+    let mut qb = QueryBuilder::new(format!("INSERT INTO claim_stage ({STAGE_COLUMNS}) "));
+    qb.push_values(chunk, |mut b, r| {
+        let (code, label) = r
+            .reject
+            .as_ref()
+            .map(|(c, l)| (c.as_str(), l.as_str()))
+            .unzip();
+        b.push_bind(r.line)
+            .push_bind(r.ps_id.as_str())
+            .push_bind(i64::from(r.invoice_no.get()))
+            .push_bind(r.origin.as_str())
+            .push_bind(r.mode.as_str())
+            .push_bind(r.received_at.as_str())
+            .push_bind(r.received_date)
+            .push_bind(r.deadline)
+            .push_bind(r.care_date)
+            .push_bind(r.adherent_id.as_str())
+            .push_bind(r.beneficiary.expose().as_str())
+            .push_bind(r.billed.cents())
+            .push_bind(r.amo_paid.cents())
+            .push_bind(r.amc_due.cents())
+            .push_bind(r.status.as_str())
+            .push_bind(code)
+            .push_bind(label)
+            .push_bind(r.content_sha256.as_str());
+    });
+    qb
+}
+
 const STAGE_COLUMNS: &str = "line, ps_id, invoice_no, origin, mode, received_at, received_date, \
     deadline, care_date, adherent_id, beneficiary, billed_cents, amo_paid_cents, amc_due_cents, \
     status, reject_code, reject_label, content_sha256";
@@ -91,54 +155,17 @@ impl Tx {
         Ok(())
     }
 
-    /// Appends rows to the staging table: `COPY` on PostgreSQL, multi-row
-    /// INSERTs on SQLite (the two backends' fastest bulk paths).
-    pub async fn stage_claims(&mut self, rows: &[StagedClaim]) -> Result<()> {
-        match self {
+    /// Opens the staging table for appending, batch after batch.
+    pub async fn claim_stager(&mut self) -> Result<ClaimStager<'_>> {
+        Ok(match self {
             Tx::Postgres(c) => {
-                let data = copy_csv(rows)?;
                 let stmt =
                     format!("COPY claim_stage ({STAGE_COLUMNS}) FROM STDIN WITH (FORMAT csv)");
-                let mut copy = c.copy_in_raw(&stmt).await?;
-                copy.send(data).await?;
-                copy.finish().await?;
+                ClaimStager::Postgres(c.copy_in_raw(&stmt).await?)
             }
-            Tx::Sqlite(c) => {
-                for chunk in rows.chunks(SQLITE_BATCH_ROWS) {
-                    let mut qb =
-                        QueryBuilder::new(format!("INSERT INTO claim_stage ({STAGE_COLUMNS}) "));
-                    qb.push_values(chunk, |mut b, r| {
-                        let (code, label) = r
-                            .reject
-                            .as_ref()
-                            .map(|(c, l)| (c.as_str(), l.as_str()))
-                            .unzip();
-                        b.push_bind(r.line)
-                            .push_bind(r.ps_id.as_str())
-                            .push_bind(i64::from(r.invoice_no.get()))
-                            .push_bind(r.origin.as_str())
-                            .push_bind(r.mode.as_str())
-                            .push_bind(r.received_at.as_str())
-                            .push_bind(r.received_date)
-                            .push_bind(r.deadline)
-                            .push_bind(r.care_date)
-                            .push_bind(r.adherent_id.as_str())
-                            .push_bind(r.beneficiary.expose().as_str())
-                            .push_bind(r.billed.cents())
-                            .push_bind(r.amo_paid.cents())
-                            .push_bind(r.amc_due.cents())
-                            .push_bind(r.status.as_str())
-                            .push_bind(code)
-                            .push_bind(label)
-                            .push_bind(r.content_sha256.as_str());
-                    });
-                    qb.build().execute(&mut **c).await?;
-                }
-            }
-        }
-        Ok(())
+            Tx::Sqlite(c) => ClaimStager::Sqlite(c),
+        })
     }
-
     /// Keys that occur more than once in the staged file: (line, ps_id,
     /// invoice_no, first line with that key). At most `limit` of them.
     /// Indexes the staged keys first: this query and the rules that follow
