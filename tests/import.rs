@@ -133,6 +133,39 @@ both!(parties_and_bank_history, |db| async move {
     db.cleanup().await;
 });
 
+/// Party files larger than one multi-row statement of every table: each
+/// statement must stay under the database's limit of bound parameters.
+both!(party_files_span_several_statements, |db| async move {
+    const N: usize = 10_000;
+    let iban = "FR7630006000011234567890189";
+    let mut practitioners = PRACTITIONERS.lines().next().unwrap().to_owned() + "\n";
+    let mut adherents = ADHERENTS.lines().next().unwrap().to_owned() + "\n";
+    for i in 0..N {
+        practitioners += &format!(
+            "{},,Cabinet {i},infirmier,2 av. Foch,75016,Paris,FR,,2020-01-01,2020-01-01,{iban},,Cabinet {i},2020-01-01\n",
+            200_000_000 + i
+        );
+        adherents += &format!("A{i:09},Membre {i},CG01,{iban},,,2020-01-01,,,,\n");
+    }
+    load(
+        &db,
+        Kind::Practitioners,
+        "practitioners.csv",
+        &practitioners,
+    )
+    .await
+    .unwrap();
+    load(&db, Kind::Adherents, "adherents.csv", &adherents)
+        .await
+        .unwrap();
+    let counts = db.store.counts().await.unwrap();
+    assert_eq!(
+        (counts.practitioners, counts.adherents, counts.bank_details),
+        (N as i64, N as i64, 2 * N as i64)
+    );
+    db.cleanup().await;
+});
+
 both!(rules_r01_to_r05, |db| async move {
     parties(&db).await;
     let body = [
