@@ -133,8 +133,8 @@ both!(parties_and_bank_history, |db| async move {
     db.cleanup().await;
 });
 
-/// Party files larger than one multi-row statement of every table: each
-/// statement must stay under the database's limit of bound parameters.
+// Party files larger than one multi-row statement of every table: each
+// statement must stay under the database's limit of bound parameters.
 both!(party_files_span_several_statements, |db| async move {
     const N: usize = 10_000;
     let iban = "FR7630006000011234567890189";
