@@ -298,7 +298,7 @@ impl<W: Write> Xml<W> {
     /// `<tag>text</tag>` for text already in the SEPA character set
     /// (transliterated free text, checked ids, IBANs, BICs): of XML's
     /// markup characters that set holds only `'`, so the text is written
-    /// as it is unless it holds one. A transfer has six such leaves, and
+    /// as it is unless it holds one. A transfer has up to five such leaves, and
     /// quick-xml's scan for five characters cost more than writing them.
     fn sepa_leaf(&mut self, tag: &str, text: &str) -> io::Result<()> {
         debug_assert!(

@@ -4,13 +4,13 @@
 use chrono::NaiveDate;
 use sqlx::{QueryBuilder, Row};
 
-use super::{Result, StoreError, Tx, on_tx};
+use super::{Result, StoreError, Tx, on_tx, rows_per_statement};
 use crate::domain::{
     AdherentId, Amount, ClaimStatus, InvoiceNo, Mode, Origin, PsId, RejectCode, Sensitive,
 };
 
-/// Rows per multi-row INSERT on SQLite (19 columns: well under 32,766 binds).
-const SQLITE_BATCH_ROWS: usize = 1_500;
+/// Values bound per staged row on SQLite (the columns of `STAGE_COLUMNS`).
+const STAGE_BINDS: usize = 18;
 
 /// A syntactically valid claims.csv row, ready for the staging table.
 pub struct StagedClaim {
@@ -87,7 +87,7 @@ impl ClaimStager<'_> {
                 copy.send(copy_csv(rows)?).await?;
             }
             ClaimStager::Sqlite(c) => {
-                for chunk in rows.chunks(SQLITE_BATCH_ROWS) {
+                for chunk in rows.chunks(rows_per_statement(STAGE_BINDS)) {
                     sqlite_insert(chunk).build().execute(&mut ***c).await?;
                 }
             }
@@ -392,6 +392,11 @@ mod tests {
     /// table by key, never scan it: a scan of `claims` would make each
     /// import as slow as the whole history is large, and a scan of the stage
     /// or of the known keys per row would be quadratic in the file.
+    #[test]
+    fn stage_binds_are_the_stage_columns() {
+        assert_eq!(STAGE_COLUMNS.split(',').count(), STAGE_BINDS);
+    }
+
     #[tokio::test]
     async fn stage_statements_probe_by_key() {
         let dir = tempfile::tempdir().expect("temp dir");

@@ -3,19 +3,8 @@
 use chrono::NaiveDate;
 use sqlx::{QueryBuilder, Row};
 
-use super::{Result, Tx, on_tx};
+use super::{Result, Tx, on_tx, rows_per_statement};
 use crate::domain::{AdherentId, Bic, CountryCode, Iban, PayeeKind, PsId};
-
-/// Bound parameters per multi-row statement: under SQLite's 32,766 and
-/// PostgreSQL's 65,535. As many rows a statement as that allows: at 1,000
-/// rows a statement PostgreSQL took 11-12 s for 250,000 members and their
-/// bank details, 8 s at ~4,000.
-const MAX_BINDS: usize = 32_000;
-
-/// Rows per multi-row statement of `columns` bound values each.
-const fn batch_rows(columns: usize) -> usize {
-    MAX_BINDS / columns
-}
 
 /// Values bound per row by each upsert below.
 const PRACTITIONER_BINDS: usize = 12;
@@ -99,7 +88,7 @@ impl Tx {
         rows: &[PractitionerRow],
         sha: &str,
     ) -> Result<()> {
-        for chunk in rows.chunks(batch_rows(PRACTITIONER_BINDS)) {
+        for chunk in rows.chunks(rows_per_statement(PRACTITIONER_BINDS)) {
             on_tx!(self, c => {
                 let mut qb = QueryBuilder::new(
                     "INSERT INTO practitioners (ps_id, rpps, name, profession, address_line, \
@@ -127,7 +116,7 @@ impl Tx {
     }
 
     pub async fn upsert_adherents(&mut self, rows: &[AdherentRow], sha: &str) -> Result<()> {
-        for chunk in rows.chunks(batch_rows(ADHERENT_BINDS)) {
+        for chunk in rows.chunks(rows_per_statement(ADHERENT_BINDS)) {
             on_tx!(self, c => {
                 let mut qb = QueryBuilder::new(
                     "INSERT INTO adherents (adherent_id, name, centre, address_line, postcode, \
@@ -154,7 +143,7 @@ impl Tx {
     /// Returns how many entries were new or changed.
     pub async fn upsert_bank_details(&mut self, rows: &[BankRow], sha: &str) -> Result<u64> {
         let mut changed = 0;
-        for chunk in rows.chunks(batch_rows(BANK_BINDS)) {
+        for chunk in rows.chunks(rows_per_statement(BANK_BINDS)) {
             changed += on_tx!(self, c => {
                 let mut qb = QueryBuilder::new(
                     "INSERT INTO bank_details (holder_kind, holder_id, valid_from, iban, bic, \

@@ -5,7 +5,9 @@ use chrono::NaiveDate;
 use futures_util::TryStreamExt;
 use sqlx::FromRow;
 
-use super::{Backend, Result, Store, StoreError, Tx, on_pool, on_tx, stream_rows};
+use super::{
+    Backend, Result, Store, StoreError, Tx, on_pool, on_tx, rows_per_statement, stream_rows,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -78,9 +80,8 @@ impl TryFrom<RunRow> for Run {
     }
 }
 
-/// Rows per multi-row INSERT into `run_files` (4 binds a row: well under
-/// SQLite's 32,766 and PostgreSQL's 65,535 bind limits).
-const RUN_FILES_BATCH: usize = 2_000;
+/// Values bound per `run_files` row.
+const RUN_FILE_BINDS: usize = 4;
 
 const RUN_COLUMNS: &str = "run_id, business_date, execution_date, state, created_at, completed_at, payments, amount_cents";
 
@@ -179,7 +180,7 @@ impl Tx {
                 None => new.push(f),
             }
         }
-        for chunk in new.chunks(RUN_FILES_BATCH) {
+        for chunk in new.chunks(rows_per_statement(RUN_FILE_BINDS)) {
             on_tx!(self, c => {
                 let mut qb = sqlx::QueryBuilder::new("INSERT INTO run_files (run_id, path, sha256, bytes) ");
                 qb.push_values(chunk, |mut b, f| {
