@@ -388,15 +388,15 @@ mod tests {
     use super::*;
     use crate::store::Store;
 
-    /// Every statement joining the stage with another table must probe that
-    /// table by key, never scan it: a scan of `claims` would make each
-    /// import as slow as the whole history is large, and a scan of the stage
-    /// or of the known keys per row would be quadratic in the file.
     #[test]
     fn stage_binds_are_the_stage_columns() {
         assert_eq!(STAGE_COLUMNS.split(',').count(), STAGE_BINDS);
     }
 
+    /// Every statement joining the stage with another table must probe that
+    /// table by key, never scan it: a scan of `claims` would make each
+    /// import as slow as the whole history is large, and a scan of the stage
+    /// or of the known keys per row would be quadratic in the file.
     #[tokio::test]
     async fn stage_statements_probe_by_key() {
         let dir = tempfile::tempdir().expect("temp dir");
