@@ -166,6 +166,40 @@ both!(party_files_span_several_statements, |db| async move {
     db.cleanup().await;
 });
 
+// Party files are streamed in batches of one statement (4,000 members):
+// a problem found after several batches went in still leaves nothing.
+both!(a_party_file_refused_late_leaves_nothing, |db| async move {
+    const N: usize = 10_000;
+    let iban = "FR7630006000011234567890189";
+    let mut adherents = ADHERENTS.lines().next().unwrap().to_owned() + "\n";
+    for i in 0..N {
+        adherents += &format!("A{i:09},Membre {i},CG01,{iban},,,2020-01-01,,,,\n");
+    }
+    let before = db.store.counts().await.unwrap();
+    let duplicate = format!("{adherents}A000000007,Membre 7 bis,CG01,,,,,,,,\n");
+    let msg = refused(load(&db, Kind::Adherents, "adherents.csv", &duplicate).await);
+    assert!(
+        msg.contains(&format!(
+            "adherents.csv:{}: adherent_id: duplicate key",
+            N + 2
+        )) && msg.contains("also on line 9"),
+        "{msg}"
+    );
+    let bad_iban =
+        format!("{adherents}A900000000,Membre,CG01,FR7630006000011234567890188,,,2020-01-01,,,,\n");
+    let msg = refused(load(&db, Kind::Adherents, "adherents.csv", &bad_iban).await);
+    assert!(
+        msg.contains(&format!("adherents.csv:{}: iban:", N + 2)),
+        "{msg}"
+    );
+    assert_eq!(
+        db.store.counts().await.unwrap(),
+        before,
+        "a refused file changed the database"
+    );
+    db.cleanup().await;
+});
+
 both!(rules_r01_to_r05, |db| async move {
     parties(&db).await;
     let body = [

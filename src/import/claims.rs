@@ -105,14 +105,7 @@ async fn stage_file(
         stager.stage(&batch).await?;
     }
     stager.finish().await?;
-    match parser.await {
-        Ok(result) => result,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(e) => Err(ImportError::Io {
-            path: src.path.display().to_string(),
-            source: std::io::Error::other(format!("reading stopped: {e}")),
-        }),
-    }
+    super::parser_result(parser.await, src)
 }
 
 /// Batches of parsed rows waiting for the database.

@@ -266,6 +266,22 @@ impl Source<'_> {
     }
 }
 
+/// What the blocking thread that parsed a file returned: its result, or
+/// its panic resumed here, or why it never finished.
+fn parser_result<T>(
+    joined: Result<Result<T, ImportError>, tokio::task::JoinError>,
+    src: &Source<'_>,
+) -> Result<T, ImportError> {
+    match joined {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(ImportError::Io {
+            path: src.path.display().to_string(),
+            source: std::io::Error::other(format!("reading stopped: {e}")),
+        }),
+    }
+}
+
 fn display_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())

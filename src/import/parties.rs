@@ -8,8 +8,10 @@ use csv::ByteRecord;
 use super::csvfile::{CsvFile, Row, Spec};
 use super::{ImportError, ImportOutcome, Kind, Problems, Source};
 use crate::domain::{AdherentId, Bic, CountryCode, Iban, PayeeKind, PsId};
-use crate::store::Tx;
-use crate::store::parties::{AdherentRow, BankRow, PractitionerRow};
+use crate::store::parties::{
+    ADHERENTS_PER_STATEMENT, AdherentRow, BankRow, PRACTITIONERS_PER_STATEMENT, PractitionerRow,
+};
+use crate::store::{StoreError, Tx};
 
 const NAME_MAX: usize = 140;
 const ADDRESS_MAX: usize = 140;
@@ -54,38 +56,77 @@ pub(super) async fn import_practitioners(
     tx: &mut Tx,
     src: &Source<'_>,
 ) -> Result<ImportOutcome, ImportError> {
-    let mut problems = Problems::default();
-    let (rows, banks, read) = read_all(src, &PRACTITIONERS, &mut problems, practitioner_row)?;
-    if !problems.is_empty() {
-        return Err(ImportError::Refused(problems));
-    }
-    tx.upsert_practitioners(&rows, &src.sha256).await?;
-    finish(tx, src, Kind::Practitioners, &banks, read, rows.len()).await
+    import_parties::<PractitionerRow>(tx, src).await
 }
 
 pub(super) async fn import_adherents(
     tx: &mut Tx,
     src: &Source<'_>,
 ) -> Result<ImportOutcome, ImportError> {
+    import_parties::<AdherentRow>(tx, src).await
+}
+
+/// A row type of a parties file, and how it reaches the database.
+trait Party: Send + Sized + 'static {
+    const KIND: Kind;
+    const SPEC: &'static Spec;
+    /// Rows handed to the database at a time: one upsert statement.
+    const BATCH: usize;
+    fn parse(r: &mut Row<'_>) -> Option<Parsed<Self>>;
+    async fn upsert(tx: &mut Tx, rows: &[Self], sha: &str) -> Result<(), StoreError>;
+}
+
+impl Party for PractitionerRow {
+    const KIND: Kind = Kind::Practitioners;
+    const SPEC: &'static Spec = &PRACTITIONERS;
+    const BATCH: usize = PRACTITIONERS_PER_STATEMENT;
+    fn parse(r: &mut Row<'_>) -> Option<Parsed<Self>> {
+        practitioner_row(r)
+    }
+    async fn upsert(tx: &mut Tx, rows: &[Self], sha: &str) -> Result<(), StoreError> {
+        tx.upsert_practitioners(rows, sha).await
+    }
+}
+
+impl Party for AdherentRow {
+    const KIND: Kind = Kind::Adherents;
+    const SPEC: &'static Spec = &ADHERENTS;
+    const BATCH: usize = ADHERENTS_PER_STATEMENT;
+    fn parse(r: &mut Row<'_>) -> Option<Parsed<Self>> {
+        adherent_row(r)
+    }
+    async fn upsert(tx: &mut Tx, rows: &[Self], sha: &str) -> Result<(), StoreError> {
+        tx.upsert_adherents(rows, sha).await
+    }
+}
+
+/// Streams the file into the database in batches while the parser reads
+/// ahead on a blocking thread, like the claims import: memory holds a few
+/// batches and the keys seen so far, not the file (2,500,000 members held
+/// whole took 1.5 GB). All or nothing still: the caller's transaction is
+/// rolled back when a problem is found, however many batches went in.
+async fn import_parties<P: Party>(
+    tx: &mut Tx,
+    src: &Source<'_>,
+) -> Result<ImportOutcome, ImportError> {
     let mut problems = Problems::default();
-    let (rows, banks, read) = read_all(src, &ADHERENTS, &mut problems, adherent_row)?;
+    let Some(csv) = CsvFile::open(src, P::SPEC, &mut problems)? else {
+        return Err(ImportError::Refused(problems));
+    };
+    let (send, mut parsed) = tokio::sync::mpsc::channel(PARSED_AHEAD);
+    let parser = tokio::task::spawn_blocking(move || parse_batches::<P>(csv, problems, &send));
+    let (mut accepted, mut bank_details_changed) = (0, 0);
+    // A database error returns here; dropping the receiver stops the parser.
+    while let Some(batch) = parsed.recv().await {
+        P::upsert(tx, &batch.parties, &src.sha256).await?;
+        bank_details_changed += tx.upsert_bank_details(&batch.banks, &src.sha256).await?;
+        accepted += batch.parties.len();
+    }
+    let (read, problems) = super::parser_result(parser.await, src)?;
     if !problems.is_empty() {
         return Err(ImportError::Refused(problems));
     }
-    tx.upsert_adherents(&rows, &src.sha256).await?;
-    finish(tx, src, Kind::Adherents, &banks, read, rows.len()).await
-}
-
-async fn finish(
-    tx: &mut Tx,
-    src: &Source<'_>,
-    kind: Kind,
-    banks: &[BankRow],
-    read: i64,
-    accepted: usize,
-) -> Result<ImportOutcome, ImportError> {
-    let bank_details_changed = tx.upsert_bank_details(banks, &src.sha256).await?;
-    let record = src.record(kind, read, accepted as i64, 0, 0);
+    let record = src.record(P::KIND, read, accepted as i64, 0, 0);
     tx.record_import(&record).await?;
     Ok(ImportOutcome::Imported {
         record,
@@ -94,49 +135,87 @@ async fn finish(
     })
 }
 
+/// Batches of parsed rows waiting for the database.
+const PARSED_AHEAD: usize = 2;
+
+/// Valid rows of a parties file, in file order, with their bank details.
+struct Batch<T> {
+    parties: Vec<T>,
+    banks: Vec<BankRow>,
+}
+
+impl<T> Batch<T> {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            parties: Vec::with_capacity(n),
+            banks: Vec::with_capacity(n),
+        }
+    }
+}
+
 /// A validated row: its key (for the in-file duplicate check), the party,
 /// and its bank details if any.
 type Parsed<T> = (String, T, Option<BankRow>);
 
-/// Reads every row; parties files are small enough (tens of thousands of
-/// practitioners, a few hundred thousand members) to validate in memory.
-fn read_all<T>(
-    src: &Source<'_>,
-    spec: &Spec,
-    problems: &mut Problems,
-    parse: fn(&mut Row<'_>) -> Option<Parsed<T>>,
-) -> Result<(Vec<T>, Vec<BankRow>, i64), ImportError> {
-    let Some(csv) = CsvFile::open(src, spec, problems)? else {
-        return Ok((Vec::new(), Vec::new(), 0));
-    };
-    read_rows(csv, spec, problems, parse)
-}
-
-fn read_rows<T>(
+/// Reads the whole file, sending full batches while it has no problem;
+/// returns the rows read and the problems found.
+fn parse_batches<P: Party>(
     mut csv: CsvFile,
-    spec: &Spec,
-    problems: &mut Problems,
-    parse: fn(&mut Row<'_>) -> Option<Parsed<T>>,
-) -> Result<(Vec<T>, Vec<BankRow>, i64), ImportError> {
-    let (mut rows, mut banks) = (Vec::new(), Vec::new());
-    let mut seen: HashMap<String, u64> = HashMap::new();
+    mut problems: Problems,
+    send: &tokio::sync::mpsc::Sender<Batch<P>>,
+) -> Result<(i64, Problems), ImportError> {
+    let mut batch = Batch::with_capacity(P::BATCH);
+    let mut keys = Keys::default();
     let mut rec = ByteRecord::new();
-    while let Some(line) = csv.next(&mut rec, problems)? {
-        let mut row = csv.row(line, &rec, problems);
-        let Some((key, party, bank)) = parse(&mut row) else {
+    while let Some(line) = csv.next(&mut rec, &mut problems)? {
+        let mut row = csv.row(line, &rec, &mut problems);
+        let Some((party, bank)) = keys.first_of(P::SPEC, &mut row, P::parse) else {
             continue;
         };
-        if let Some(first) = seen.insert(key.clone(), line) {
+        // Once the file is known to be refused, keep reading only to report.
+        if problems.is_empty() {
+            batch.parties.push(party);
+            batch.banks.extend(bank);
+            if batch.parties.len() == P::BATCH {
+                let full = std::mem::replace(&mut batch, Batch::with_capacity(P::BATCH));
+                if send.blocking_send(full).is_err() {
+                    break; // the database side failed, and reports why
+                }
+            }
+        }
+    }
+    if problems.is_empty() && !batch.parties.is_empty() {
+        // An error here is the database side's, reported there.
+        let _ = send.blocking_send(batch);
+    }
+    Ok((csv.rows, problems))
+}
+
+/// The keys of a file's valid rows so far, with their line: a key twice in
+/// a file is a problem of the second line. (The one structure that grows
+/// with the file: ~60 bytes a key.)
+#[derive(Default)]
+struct Keys(HashMap<Box<str>, u64>);
+
+impl Keys {
+    /// Parses `row`; its party and bank details if it is valid and its key
+    /// is new.
+    fn first_of<T>(
+        &mut self,
+        spec: &Spec,
+        row: &mut Row<'_>,
+        parse: fn(&mut Row<'_>) -> Option<Parsed<T>>,
+    ) -> Option<(T, Option<BankRow>)> {
+        let (key, party, bank) = parse(row)?;
+        if let Some(first) = self.0.insert(key.clone().into_boxed_str(), row.line) {
             row.problem(
                 spec.required[0],
                 format!("duplicate key {key:?}: also on line {first}"),
             );
-            continue;
+            return None;
         }
-        rows.push(party);
-        banks.extend(bank);
+        Some((party, bank))
     }
-    Ok((rows, banks, csv.rows))
 }
 
 /// [`super::validate`] for practitioners and adherents: (rows read, valid rows).
@@ -146,17 +225,22 @@ pub(super) fn validate(
     problems: &mut Problems,
 ) -> Result<(i64, usize), ImportError> {
     let Some(csv) = csv else { return Ok((0, 0)) };
-    let spec = spec(kind);
-    Ok(match kind {
-        Kind::Practitioners => {
-            let (rows, _, read) = read_rows(csv, spec, problems, practitioner_row)?;
-            (read, rows.len())
-        }
-        _ => {
-            let (rows, _, read) = read_rows(csv, spec, problems, adherent_row)?;
-            (read, rows.len())
-        }
-    })
+    match kind {
+        Kind::Practitioners => count_valid::<PractitionerRow>(csv, problems),
+        _ => count_valid::<AdherentRow>(csv, problems),
+    }
+}
+
+fn count_valid<P: Party>(
+    mut csv: CsvFile,
+    problems: &mut Problems,
+) -> Result<(i64, usize), ImportError> {
+    let (mut keys, mut rec, mut valid) = (Keys::default(), ByteRecord::new(), 0);
+    while let Some(line) = csv.next(&mut rec, problems)? {
+        let mut row = csv.row(line, &rec, problems);
+        valid += usize::from(keys.first_of(P::SPEC, &mut row, P::parse).is_some());
+    }
+    Ok((csv.rows, valid))
 }
 
 pub(super) fn spec(kind: Kind) -> &'static Spec {

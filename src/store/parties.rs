@@ -11,6 +11,12 @@ const PRACTITIONER_BINDS: usize = 12;
 const ADHERENT_BINDS: usize = 8;
 const BANK_BINDS: usize = 7;
 
+/// Rows of one upsert statement: a caller that streams a file hands rows
+/// over in batches of this size, one statement each (the bank details of a
+/// batch fit in one statement too: they bind fewer values a row).
+pub const PRACTITIONERS_PER_STATEMENT: usize = rows_per_statement(PRACTITIONER_BINDS);
+pub const ADHERENTS_PER_STATEMENT: usize = rows_per_statement(ADHERENT_BINDS);
+
 pub struct PractitionerRow {
     pub ps_id: PsId,
     pub rpps: Option<String>,
