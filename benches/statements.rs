@@ -100,17 +100,17 @@ fn main() {
     let secs = start.elapsed().as_secs_f64();
     let cpu = cpu_secs() - cpu;
     let bytes: u64 = files.iter().map(|f| f.bytes).sum();
-    let batch = files
+    let (volumes, batch_bytes) = files
         .iter()
-        .find(|f| f.rel_path.ends_with("print-batch.pdf"))
-        .unwrap();
+        .filter(|f| f.rel_path.contains("print-batch-") && f.rel_path.ends_with(".pdf"))
+        .fold((0, 0), |(n, b), f| (n + 1, b + f.bytes));
     println!(
         "statements: {n} letters, {rows} rows, {pages} pages: {secs:.2} s wall, {cpu:.2} s CPU \
-         ({:.0} rows/s); {:.1} MB written, print batch {:.1} MB, {:.1} KB per letter",
+         ({:.0} rows/s); {:.1} MB written, print batch {:.1} MB in {volumes} volumes, {:.1} KB per letter",
         rows as f64 / secs,
         bytes as f64 / 1e6,
-        batch.bytes as f64 / 1e6,
-        (bytes - batch.bytes) as f64 / n as f64 / 1e3,
+        batch_bytes as f64 / 1e6,
+        (bytes - batch_bytes) as f64 / n as f64 / 1e3,
     );
     files.into_iter().for_each(|f| f.discard());
 }

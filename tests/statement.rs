@@ -23,7 +23,9 @@ use tpsettle::config::Config;
 use tpsettle::import::{Kind, import_file};
 use tpsettle::settlement::{RunReport, Settlement};
 use tpsettle::statement::layout::single_line_capacity;
+use tpsettle::statement::run::render_all_in_volumes;
 use tpsettle::statement::template::builtin;
+use tpsettle::statement::{Letter, PaidRow, Sender};
 
 const CONFIG: &str = "\
 [mutuelle]
@@ -255,8 +257,8 @@ both!(
             "100000001.pdf",
             "100000003.pdf",
             "100000004.pdf",
-            "print-batch.csv",
-            "print-batch.pdf",
+            "print-batch-001.csv",
+            "print-batch-001.pdf",
         ]
         .map(String::from)
         .into();
@@ -487,7 +489,7 @@ both!(
         load_day1(&db).await;
         let report = settle(&db, "2026-12-01", &db.path("out")).await;
         let dir = report.run_dir.join("statements");
-        let csv = std::fs::read_to_string(dir.join("print-batch.csv")).unwrap();
+        let csv = std::fs::read_to_string(dir.join("print-batch-001.csv")).unwrap();
         let lines: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
         assert_eq!(lines[0], vec!["ps_id", "pages", "postcode"]);
         let order: Vec<(&str, &str)> = lines[1..].iter().map(|l| (l[2], l[0])).collect();
@@ -513,7 +515,7 @@ both!(
             );
             sum += pages;
         }
-        let batch = dir.join("print-batch.pdf");
+        let batch = dir.join("print-batch-001.pdf");
         assert_eq!(pdf_pages(&batch), sum);
         // The letters follow each other in that order, each with its own "n/N".
         let text = pdftotext(&batch);
@@ -550,8 +552,8 @@ both!(
             [
                 "100000001.pdf",
                 "100000002.pdf",
-                "print-batch.csv",
-                "print-batch.pdf"
+                "print-batch-001.csv",
+                "print-batch-001.pdf"
             ]
             .map(String::from)
             .into()
@@ -696,3 +698,109 @@ both!(
         db.cleanup().await;
     }
 );
+
+/// A letter of one paid claim for practitioner `10000000{n}` at `postcode`.
+fn plain_letter(n: u32, postcode: &str) -> Letter {
+    let d = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+    Letter {
+        ps_id: format!("10000000{n}"),
+        name: format!("Cabinet {n}"),
+        address_line: "1 rue de la Paix".into(),
+        postcode: postcode.into(),
+        city: "Lyon".into(),
+        country: "FR".into(),
+        reference: format!("RUN-20261201-P10000000{n}"),
+        date: d,
+        execution_date: d,
+        iban: "FR7630006000011234567890189".into(),
+        account_holder: format!("Cabinet {n}"),
+        transfer_cents: 4000,
+        paid: vec![PaidRow {
+            invoice_no: 1,
+            care_date: d,
+            beneficiary: "Zoé Martin".into(),
+            billed_cents: 10000,
+            amo_paid_cents: 6000,
+            amc_paid_cents: 4000,
+        }],
+        rejected: Vec::new(),
+    }
+}
+
+/// A national day's print batch would be one PDF of 300,000 letters held
+/// in memory; it comes in volumes instead, each a PDF and its CSV, the
+/// volumes following each other in postcode order.
+#[test]
+fn the_print_batch_comes_in_volumes_that_follow_postcode_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let postcodes = ["69003", "13001", "75011", "06000", "42000"];
+    let letters: Vec<Letter> = (1..=5)
+        .map(|n| plain_letter(n, postcodes[n as usize - 1]))
+        .collect();
+    let sender = Sender {
+        name: "Mutuelle Démo".into(),
+        address_line: "12 rue de la Solidarité".into(),
+        postcode: "75011".into(),
+        city: "Paris".into(),
+    };
+    let (files, pages) =
+        render_all_in_volumes(builtin(), &sender, &letters, dir.path(), 2).unwrap();
+    files.iter().for_each(|f| f.publish().unwrap());
+    let batch: Vec<&str> = files
+        .iter()
+        .map(|f| f.rel_path.as_str())
+        .filter(|p| p.contains("print-batch"))
+        .collect();
+    assert_eq!(
+        batch,
+        [
+            "statements/print-batch-001.pdf",
+            "statements/print-batch-001.csv",
+            "statements/print-batch-002.pdf",
+            "statements/print-batch-002.csv",
+            "statements/print-batch-003.pdf",
+            "statements/print-batch-003.csv",
+        ]
+    );
+    let statements = dir.path().join("statements");
+    let volume = |n: usize| -> Vec<(String, usize)> {
+        let csv =
+            std::fs::read_to_string(statements.join(format!("print-batch-{n:03}.csv"))).unwrap();
+        let mut lines = csv.lines();
+        assert_eq!(lines.next(), Some("ps_id,pages,postcode"));
+        lines
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                (f[2].to_owned(), f[1].parse().unwrap())
+            })
+            .collect()
+    };
+    let volumes: Vec<Vec<(String, usize)>> = (1..=3).map(volume).collect();
+    let order: Vec<Vec<&str>> = volumes
+        .iter()
+        .map(|v| v.iter().map(|(p, _)| p.as_str()).collect())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            vec!["06000", "13001"],
+            vec!["42000", "69003"],
+            vec!["75011"]
+        ]
+    );
+    let listed: usize = volumes.iter().flatten().map(|(_, n)| n).sum();
+    assert_eq!(listed, pages, "the volumes list every page of the letters");
+    if !have_poppler() {
+        return;
+    }
+    for (n, v) in volumes.iter().enumerate() {
+        let pdf = statements.join(format!("print-batch-{:03}.pdf", n + 1));
+        assert_eq!(pdf_pages(&pdf), v.iter().map(|(_, p)| p).sum::<usize>());
+    }
+    let first = pdftotext(&statements.join("print-batch-001.pdf"));
+    assert!(first.find("N° 100000004").unwrap() < first.find("N° 100000002").unwrap());
+    assert!(
+        !first.contains("N° 100000001"),
+        "69003 is in the second volume"
+    );
+}

@@ -92,7 +92,7 @@ impl fmt::Display for RunReport {
             .count();
         writeln!(
             f,
-            "  statements       {letters:>8}   paper letters for Noémie payments (print batch: statements/print-batch.pdf)"
+            "  statements       {letters:>8}   paper letters for Noémie payments (print batch: statements/print-batch-*.pdf)"
         )?;
         writeln!(f, "  files            {}/", self.run_dir.display())?;
         writeln!(

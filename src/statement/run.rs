@@ -11,7 +11,7 @@ use super::batch::{manifest_csv, print_order};
 use super::letter::{Letter, PaidRow, RejectedRow, Sender};
 use super::render::{RenderError, render};
 use super::template::{Template, builtin};
-use super::{BATCH_CSV, BATCH_PDF, DIR};
+use super::{DIR, LETTERS_PER_VOLUME, batch_volume};
 use crate::output::{self, OutputError, StagedFile};
 use crate::store::runs::Run;
 use crate::store::statements::{StatementHead, StatementPaid, StatementRejected};
@@ -194,13 +194,25 @@ async fn load_rows(store: &Store, run: &Run, letters: &mut [Letter]) -> Result<(
 }
 
 /// Renders every letter to its own file on worker threads while one more
-/// thread renders the print batch (the same letters, in postcode order). Returns the staged files (letters
-/// in `letters` order, then the batch PDF and CSV) and the total pages.
+/// thread renders the print batch (the same letters, in postcode order, in
+/// volumes of [`LETTERS_PER_VOLUME`]). Returns the staged files (letters
+/// in `letters` order, then each volume's PDF and CSV) and the total pages.
 pub fn render_all(
     t: &Template,
     sender: &Sender,
     letters: &[Letter],
     run_dir: &Path,
+) -> Result<(Vec<StagedFile>, usize), StatementError> {
+    render_all_in_volumes(t, sender, letters, run_dir, LETTERS_PER_VOLUME)
+}
+
+/// [`render_all`] with `per_volume` letters a print-batch volume.
+pub fn render_all_in_volumes(
+    t: &Template,
+    sender: &Sender,
+    letters: &[Letter],
+    run_dir: &Path,
+    per_volume: usize,
 ) -> Result<(Vec<StagedFile>, usize), StatementError> {
     // The single letters cost more than the batch (each embeds its own
     // fonts), so they get a thread per core; the batch thread shares them.
@@ -209,7 +221,7 @@ pub fn render_all(
         .unwrap_or(2);
     let next = AtomicUsize::new(0);
     let (batch, singles) = std::thread::scope(|scope| {
-        let batch = scope.spawn(|| write_batch(t, sender, letters, run_dir));
+        let batch = scope.spawn(|| write_batch(t, sender, letters, run_dir, per_volume));
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 scope.spawn(|| {
@@ -277,32 +289,61 @@ fn write_single(
     Ok((f, pages[0]))
 }
 
-/// The print batch PDF and its CSV; returns the page count of each letter
-/// (in `letters` order, for the cross-check with the single letters).
+/// The print batch, volume after volume (one in memory at a time); returns
+/// the page count of each letter (in `letters` order, for the cross-check
+/// with the single letters).
 fn write_batch(
     t: &Template,
     sender: &Sender,
     letters: &[Letter],
     run_dir: &Path,
+    per_volume: usize,
 ) -> Result<(Vec<StagedFile>, Vec<usize>), StatementError> {
     let order = print_order(letters);
-    let ordered: Vec<&Letter> = order.iter().map(|&i| &letters[i]).collect();
+    let mut files = Vec::new();
+    let mut by_letter = vec![0; letters.len()];
+    for (n, volume) in order.chunks(per_volume.max(1)).enumerate() {
+        match write_volume(t, sender, letters, volume, n + 1, run_dir) {
+            Ok((staged, pages)) => {
+                files.extend(staged);
+                for (&i, p) in volume.iter().zip(pages) {
+                    by_letter[i] = p;
+                }
+            }
+            Err(e) => {
+                files.into_iter().for_each(StagedFile::discard);
+                return Err(e);
+            }
+        }
+    }
+    Ok((files, by_letter))
+}
+
+/// One volume's PDF and CSV; returns the pages of its letters, in its order.
+fn write_volume(
+    t: &Template,
+    sender: &Sender,
+    letters: &[Letter],
+    volume: &[usize],
+    number: usize,
+    run_dir: &Path,
+) -> Result<(Vec<StagedFile>, Vec<usize>), StatementError> {
+    let ordered: Vec<&Letter> = volume.iter().map(|&i| &letters[i]).collect();
     let (bytes, pages) = render(t, sender, &ordered)?;
-    let pdf = write_file(run_dir, BATCH_PDF, &bytes)?;
+    let pdf = write_file(run_dir, &batch_volume(number, "pdf"), &bytes)?;
     drop(bytes);
-    let csv = write_file(run_dir, BATCH_CSV, &manifest_csv(&ordered, &pages));
-    let csv = match csv {
-        Ok(c) => c,
+    let csv = write_file(
+        run_dir,
+        &batch_volume(number, "csv"),
+        &manifest_csv(&ordered, &pages),
+    );
+    match csv {
+        Ok(csv) => Ok((vec![pdf, csv], pages)),
         Err(e) => {
             pdf.discard();
-            return Err(e);
+            Err(e)
         }
-    };
-    let mut by_letter = vec![0; letters.len()];
-    for (&i, n) in order.iter().zip(pages) {
-        by_letter[i] = n;
     }
-    Ok((vec![pdf, csv], by_letter))
 }
 
 fn write_file(run_dir: &Path, rel: &str, bytes: &[u8]) -> Result<StagedFile, StatementError> {
