@@ -27,10 +27,14 @@ command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -
 echo "workload: $CLAIMS claims, $PRACTITIONERS practitioners, date $DATE, $PROFILE build, work dir $WORK"
 "$BIN" gen --practitioners "$PRACTITIONERS" --claims "$CLAIMS" --seed 1 --date "$DATE" --out "$WORK/data" >/dev/null
 
-# timed LABEL CMD…: runs CMD under /usr/bin/time, records "LABEL seconds maxrss_kb".
+# timed LABEL CMD…: runs CMD under /usr/bin/time, records "LABEL seconds maxrss_kb"
+# and keeps CMD's log in $WORK/logs/LABEL.log.
 timed() {
     local label=$1; shift
-    /usr/bin/time -v -o "$WORK/time.txt" "$@" >/dev/null 2>"$WORK/stderr.txt" || { cat "$WORK/stderr.txt"; exit 1; }
+    # Each step's log is kept (settle logs each of its steps' elapsed_ms).
+    local log="$WORK/logs/${label//:/-}.log"
+    mkdir -p "$WORK/logs"
+    /usr/bin/time -v -o "$WORK/time.txt" "$@" >/dev/null 2>"$log" || { cat "$log"; exit 1; }
     local wall rss
     wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$WORK/time.txt" | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
     rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
