@@ -17,6 +17,7 @@
 pub mod charset;
 mod model;
 mod writer;
+mod xml;
 
 #[cfg(test)]
 mod tests;
