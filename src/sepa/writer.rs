@@ -1,6 +1,7 @@
-//! Streaming `pain.001` writer: events go straight to the caller's
-//! `io::Write` (pass a `BufWriter`), so memory stays flat whatever the number
-//! of transfers, and the same inputs always give the same bytes.
+//! Streaming `pain.001` writer: the file goes straight to the caller's
+//! `io::Write` (pass a `BufWriter`), one transfer at a time (each assembled
+//! in a reused buffer, `xml::Fragment`), so memory stays flat whatever the
+//! number of transfers, and the same inputs always give the same bytes.
 
 use std::io::{self, Write};
 
