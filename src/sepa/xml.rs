@@ -24,13 +24,22 @@ pub(super) trait Emit {
     /// `<tag>text</tag>`, text escaped (`'` becomes `&apos;`, as the EPC
     /// guidelines list it).
     fn leaf(&mut self, tag: &str, text: &str) -> io::Result<()>;
+    /// `<tag>text</tag>`, text written as it is: it must need no escaping.
+    fn verbatim_leaf(&mut self, tag: &str, text: &str) -> io::Result<()>;
+    /// `<InstdAmt Ccy="EUR">12.50</InstdAmt>`: euro only, two decimals.
+    fn euro_amount(&mut self, tag: &str, amount: Amount) -> io::Result<()>;
+
     /// `<tag>text</tag>` for text already in the SEPA character set
     /// (transliterated free text, checked ids, IBANs, BICs): of XML's
     /// markup characters that set holds only `'`, so the text is written as
     /// it is unless it holds one.
-    fn sepa_leaf(&mut self, tag: &str, text: &str) -> io::Result<()>;
-    /// `<InstdAmt Ccy="EUR">12.50</InstdAmt>`: euro only, two decimals.
-    fn euro_amount(&mut self, tag: &str, amount: Amount) -> io::Result<()>;
+    fn sepa_leaf(&mut self, tag: &str, text: &str) -> io::Result<()> {
+        debug_assert!(is_sepa_text(text), "{tag} is not SEPA text: {text:?}");
+        if text.as_bytes().contains(&b'\'') {
+            return self.leaf(tag, text);
+        }
+        self.verbatim_leaf(tag, text)
+    }
 
     fn nest(
         &mut self,
@@ -93,11 +102,7 @@ impl<W: Write> Emit for Xml<W> {
             .map(|_| ())
     }
 
-    fn sepa_leaf(&mut self, tag: &str, text: &str) -> io::Result<()> {
-        debug_assert!(is_sepa_text(text), "{tag} is not SEPA text: {text:?}");
-        if text.as_bytes().contains(&b'\'') {
-            return self.leaf(tag, text);
-        }
+    fn verbatim_leaf(&mut self, tag: &str, text: &str) -> io::Result<()> {
         self.w
             .create_element(tag)
             .write_text_content(BytesText::from_escaped(text))
@@ -183,11 +188,7 @@ impl Emit for Fragment {
         Ok(())
     }
 
-    fn sepa_leaf(&mut self, tag: &str, text: &str) -> io::Result<()> {
-        debug_assert!(is_sepa_text(text), "{tag} is not SEPA text: {text:?}");
-        if text.as_bytes().contains(&b'\'') {
-            return self.leaf(tag, text);
-        }
+    fn verbatim_leaf(&mut self, tag: &str, text: &str) -> io::Result<()> {
         self.text_leaf(tag, text.as_bytes());
         Ok(())
     }
