@@ -116,6 +116,15 @@ INSERT INTO payment_claims (ps_id, invoice_no, reference, amount_cents, origin, 
   SELECT p.ps_id, p.invoice_no, 'RUN-' || to_char(p.pay_date, 'YYYYMMDD') || '-P' || p.ps_id, p.amc_due_cents,
          c.origin, c.deadline
   FROM plan p JOIN claims c USING (ps_id, invoice_no);
+-- What is left unpaid waits in unpaid_claims, as the import and the runs
+-- keep it (migration 0006 fills it the same way).
+INSERT INTO unpaid_claims
+  SELECT c.ps_id, c.invoice_no, c.received_date, c.deadline, c.amc_due_cents,
+         CASE WHEN c.mode = 'TP' THEN 'practitioner' ELSE 'adherent' END,
+         CASE WHEN c.mode = 'TP' THEN c.ps_id ELSE c.adherent_id END, c.origin
+  FROM claims c
+  WHERE c.status = 'accepted'
+    AND NOT EXISTS (SELECT 1 FROM payment_claims pc WHERE pc.ps_id = c.ps_id AND pc.invoice_no = c.invoice_no);
 UPDATE runs r SET payments = t.n, amount_cents = t.total
   FROM (SELECT run_id, COUNT(*) AS n, CAST(SUM(amount_cents) AS BIGINT) AS total FROM payments GROUP BY run_id) t
   WHERE t.run_id = r.run_id;

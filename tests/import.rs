@@ -266,6 +266,16 @@ both!(rules_r01_to_r05, |db| async move {
             }
         );
     }
+    // The three accepted claims wait for a run to pay them (the HTP one to
+    // its member), the six rejected ones for a run to return them.
+    common::audit::check_unpaid_and_unreturned(&db.store).await;
+    let unpaid = "SELECT COUNT(*) FROM unpaid_claims";
+    let unreturned = "SELECT COUNT(*) FROM unreturned_rejections";
+    assert_eq!(common::audit::scalar(&db.store, unpaid, &[]).await, 3);
+    assert_eq!(common::audit::scalar(&db.store, unreturned, &[]).await, 6);
+    let htp = "SELECT COUNT(*) FROM unpaid_claims WHERE invoice_no = 7 \
+               AND payee_kind = 'adherent' AND payee_id = 'A000000001'";
+    assert_eq!(common::audit::scalar(&db.store, htp, &[]).await, 1);
     // R03 and identical re-sends, from a second file.
     let resent = [
         claim("100000001", 1, "TP", ("30.00", "21.00", "9.00")),
@@ -314,6 +324,11 @@ both!(rules_r01_to_r05, |db| async move {
         "accepted",
         "the original stays as it was"
     );
+    // Neither the re-send nor the R03 duplicate waits for a second payment;
+    // the duplicate waits to be returned.
+    common::audit::check_unpaid_and_unreturned(&db.store).await;
+    assert_eq!(common::audit::scalar(&db.store, unpaid, &[]).await, 3);
+    assert_eq!(common::audit::scalar(&db.store, unreturned, &[]).await, 7);
     db.cleanup().await;
 });
 

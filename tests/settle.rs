@@ -330,6 +330,7 @@ both!(
             serde_json::json!([]),
             "a rejection is returned once"
         );
+        common::audit::check_run(&db.store, day("2026-12-02"), &db.path("out")).await;
         db.cleanup().await;
     }
 );
@@ -699,3 +700,78 @@ both!(a_day_with_nothing_to_pay_still_completes, |db| async move {
     common::audit::check_run(&db.store, day("2026-12-01"), &db.path("out")).await;
     db.cleanup().await;
 });
+
+// A database settled before `unpaid_claims` and `unreturned_rejections`
+// existed (migration 0006) gets them filled from its history: the held
+// claims and the claim received on the run's day wait to be paid, a
+// rejection and an R03 duplicate received that day wait to be returned, and
+// the next run pays and returns them from the rebuilt tables.
+both!(
+    migration_0006_rebuilds_what_a_settled_database_has_left_to_do,
+    |db| async move {
+        load_day(&db).await;
+        let config = Config::default();
+        settle(&db, &config, "2026-12-01", &db.path("out"))
+            .await
+            .unwrap();
+        let later = format!(
+            "{}\n{}\n{}\n",
+            CLAIMS.lines().next().unwrap(),
+            "100000001,11,DRE,TP,2026-12-01T09:00:00+01:00,2026-11-30,A000000001,X,30.00,21.00,9.00,rejected,E12,Droits AMC fermés",
+            "100000001,1,DRE,TP,2026-12-01T09:00:00+01:00,2026-11-30,A000000001,X,30.00,21.00,9.50,accepted,,",
+        );
+        write(&db.path("later.csv"), &later);
+        import_file(&db.store, &cal(), Kind::Claims, &db.path("later.csv"))
+            .await
+            .unwrap();
+        let counts = [
+            "SELECT COUNT(*) FROM unpaid_claims",
+            "SELECT CAST(SUM(invoice_no) AS BIGINT) FROM unpaid_claims",
+            "SELECT COUNT(*) FROM unreturned_rejections",
+            "SELECT CAST(SUM(invoice_no + dup_line) AS BIGINT) FROM unreturned_rejections",
+        ];
+        let before = {
+            let mut v = Vec::new();
+            for sql in counts {
+                v.push(common::audit::scalar(&db.store, sql, &[]).await);
+            }
+            v
+        };
+        // Claims 5 and 10 held (no bank details), 9 received on 1 December;
+        // claim 11 (E12) and the duplicate of claim 1 (line 3 of its file).
+        assert_eq!(before, [3, 24, 2, 15]);
+
+        for sql in [
+            "DROP TABLE unpaid_claims",
+            "DROP TABLE unreturned_rejections",
+            "DELETE FROM _sqlx_migrations WHERE version = 6",
+        ] {
+            common::audit::execute(&db.store, sql).await.unwrap();
+        }
+        let store = tpsettle::store::Store::connect(&db.url).await.unwrap();
+        common::audit::check_unpaid_and_unreturned(&store).await;
+        for (sql, n) in counts.iter().zip(&before) {
+            assert_eq!(common::audit::scalar(&store, sql, &[]).await, *n, "{sql}");
+        }
+        store.close().await;
+
+        let next = settle(&db, &config, "2026-12-02", &db.path("out"))
+            .await
+            .unwrap();
+        let m = manifest(&next.run_dir);
+        assert_eq!(
+            m["payments"][0]["claims"],
+            serde_json::json!([["100000001", 9]])
+        );
+        assert_eq!(
+            m["rejected"].as_array().unwrap().len(),
+            2,
+            "{}",
+            m["rejected"]
+        );
+        common::audit::check_run(&db.store, day("2026-12-02"), &db.path("out")).await;
+        assert_eq!(common::audit::scalar(&db.store, counts[0], &[]).await, 2);
+        assert_eq!(common::audit::scalar(&db.store, counts[2], &[]).await, 0);
+        db.cleanup().await;
+    }
+);

@@ -206,6 +206,7 @@ impl Tx {
             let ignored: i64 = sqlx::query_scalar(COUNT_IDENTICAL).fetch_one(&mut **c).await?;
             let duplicates = sqlx::query(INSERT_DUPLICATES).bind(import_sha)
                 .execute(&mut **c).await?.rows_affected();
+            sqlx::query(QUEUE_DUPLICATES).bind(import_sha).execute(&mut **c).await?;
             (ignored, to_i64(duplicates)?)
         });
         let by_status = self.insert_new_claims(import_sha).await?;
@@ -232,8 +233,10 @@ impl Tx {
         Ok(counts)
     }
 
-    /// Inserts the file's new claims; returns what they became, by status
-    /// and code. PostgreSQL counts the inserted rows themselves (`RETURNING`
+    /// Inserts the file's new claims, the accepted ones into `unpaid_claims`
+    /// (what the next run pays) and the rejected ones into
+    /// `unreturned_rejections` (what it returns); returns what they became,
+    /// by status and code. PostgreSQL counts the inserted rows themselves (`RETURNING`
     /// in a CTE): its planner read every claim ever imported to find this
     /// file's ones by `import_sha256`, a cost growing with the history.
     /// SQLite, which has no DML in a CTE, counts through the stage, probing
@@ -243,7 +246,12 @@ impl Tx {
         let rows = match self {
             Tx::Postgres(c) => {
                 let sql = format!(
-                    "WITH ins AS ({INSERT_NEW_CLAIMS} RETURNING status, reject_code) \
+                    "WITH ins AS ({INSERT_NEW_CLAIMS} RETURNING ps_id, invoice_no, origin, mode, \
+                       received_date, deadline, adherent_id, amc_due_cents, status, reject_code), \
+                     unpaid AS ({INSERT_UNPAID} SELECT {UNPAID_FROM_CLAIM} FROM ins \
+                       WHERE status = 'accepted' ORDER BY ps_id, invoice_no), \
+                     unreturned AS ({INSERT_UNRETURNED} SELECT {UNRETURNED_FROM_CLAIM} FROM ins \
+                       WHERE status = 'rejected') \
                      SELECT status, COALESCE(reject_code, ''), COUNT(*) FROM ins \
                      GROUP BY status, reject_code ORDER BY 1, 2"
                 );
@@ -261,6 +269,9 @@ impl Tx {
                     .fold(q, |q, l| q.bind(*l))
                     .execute(&mut **c)
                     .await?;
+                for sql in [QUEUE_UNPAID, QUEUE_UNRETURNED] {
+                    sqlx::query(sql).bind(import_sha).execute(&mut **c).await?;
+                }
                 sqlx::query_as(COUNT_BY_STATUS)
                     .bind(import_sha)
                     .fetch_all(&mut **c)
@@ -302,6 +313,72 @@ const INSERT_DUPLICATES: &str = "INSERT INTO claim_duplicates (import_sha256, li
     SELECT $1, s.line, s.ps_id, s.invoice_no, s.origin, s.received_date, s.care_date, \
     s.amc_due_cents FROM claim_known k CROSS JOIN claim_stage s \
     WHERE s.ps_id = k.ps_id AND s.invoice_no = k.invoice_no AND k.identical = 0";
+
+// A new claim's row of `unpaid_claims` (accepted) or `unreturned_rejections`
+// (rejected), from the columns of its `claims` row (unqualified:
+// PostgreSQL reads them from the inserted rows, SQLite from a subquery).
+// Macros, so that `concat!` can build the SQLite statements at compile time.
+macro_rules! insert_unpaid {
+    () => {
+        "INSERT INTO unpaid_claims (ps_id, invoice_no, received_date, deadline, amc_due_cents, \
+         payee_kind, payee_id, origin)"
+    };
+}
+macro_rules! unpaid_from_claim {
+    () => {
+        "ps_id, invoice_no, received_date, deadline, amc_due_cents, \
+         CASE WHEN mode = 'TP' THEN 'practitioner' ELSE 'adherent' END, \
+         CASE WHEN mode = 'TP' THEN ps_id ELSE adherent_id END, origin"
+    };
+}
+macro_rules! insert_unreturned {
+    () => {
+        "INSERT INTO unreturned_rejections (ps_id, invoice_no, dup_import_sha256, dup_line, \
+         code, received_date)"
+    };
+}
+macro_rules! unreturned_from_claim {
+    () => {
+        "ps_id, invoice_no, '', 0, reject_code, received_date"
+    };
+}
+/// The file's new claims of one status, through the stage by key, in key
+/// order (SQLite, which has no DML in a CTE).
+macro_rules! new_claims_with_status {
+    ($status:literal) => {
+        concat!(
+            " FROM (SELECT c.* FROM claim_stage s CROSS JOIN claims c \
+               WHERE c.ps_id = s.ps_id AND c.invoice_no = s.invoice_no \
+                 AND c.import_sha256 = $1 AND c.status = '",
+            $status,
+            "' ORDER BY s.ps_id, s.invoice_no) x"
+        )
+    };
+}
+const INSERT_UNPAID: &str = insert_unpaid!();
+const UNPAID_FROM_CLAIM: &str = unpaid_from_claim!();
+const INSERT_UNRETURNED: &str = insert_unreturned!();
+const UNRETURNED_FROM_CLAIM: &str = unreturned_from_claim!();
+const QUEUE_UNPAID: &str = concat!(
+    insert_unpaid!(),
+    " SELECT ",
+    unpaid_from_claim!(),
+    new_claims_with_status!("accepted")
+);
+const QUEUE_UNRETURNED: &str = concat!(
+    insert_unreturned!(),
+    " SELECT ",
+    unreturned_from_claim!(),
+    new_claims_with_status!("rejected")
+);
+
+/// R03 duplicates wait for the next run's RSP like rejected claims.
+const QUEUE_DUPLICATES: &str = concat!(
+    insert_unreturned!(),
+    " SELECT s.ps_id, s.invoice_no, $1, s.line, 'R03', s.received_date \
+      FROM claim_known k CROSS JOIN claim_stage s \
+      WHERE s.ps_id = k.ps_id AND s.invoice_no = k.invoice_no AND k.identical = 0"
+);
 
 /// What the file's new claims became, by status and code (SQLite).
 const COUNT_BY_STATUS: &str = "SELECT c.status, COALESCE(c.reject_code, ''), COUNT(*) \
@@ -415,6 +492,9 @@ mod tests {
         let probed = [
             (FIND_KNOWN[1], "c"),
             (COUNT_BY_STATUS, "c"),
+            (QUEUE_UNPAID, "c"),
+            (QUEUE_UNRETURNED, "c"),
+            (QUEUE_DUPLICATES, "s"),
             (INSERT_DUPLICATES, "s"),
             (INSERT_NEW_CLAIMS, "k"),
         ];

@@ -141,10 +141,12 @@ impl Tx {
             sqlx::query("CREATE INDEX run_due_payee ON run_due (payee_kind, payee_id)").execute(&mut **c).await?;
             sqlx::query(INSERT_PAYMENTS).bind(run.run_id).bind(run.execution_date).execute(&mut **c).await?;
             sqlx::query(INSERT_PAYMENT_CLAIMS).bind(run.run_id).execute(&mut **c).await?;
+            sqlx::query(DELETE_PAID).bind(run.run_id).execute(&mut **c).await?;
             crash_point!("plan.after_payments");
             sqlx::query(INSERT_HOLDS).bind(run.run_id).bind(&labels.practitioner).bind(&labels.adherent)
                 .execute(&mut **c).await?;
             sqlx::query(INSERT_REJECTIONS).bind(run.run_id).bind(run.business_date).execute(&mut **c).await?;
+            sqlx::query(DELETE_RETURNED).bind(run.business_date).execute(&mut **c).await?;
             sqlx::query("DROP TABLE run_due").execute(&mut **c).await?;
             sqlx::query("UPDATE runs SET payments = (SELECT COUNT(*) FROM payments WHERE run_id = $1), \
                          amount_cents = COALESCE((SELECT SUM(amount_cents) FROM payments WHERE run_id = $1), 0) \
@@ -218,22 +220,17 @@ pub struct PublishedFile {
     pub bytes: i64,
 }
 
-/// Accepted, unpaid claims received before the business date, with payee.
-/// (A plain CREATE then INSERT: PostgreSQL takes no bind parameters in
-/// `CREATE TABLE AS`.) In claim-key order, so that the run's
+/// Accepted, unpaid claims received before the business date, with payee:
+/// read from `unpaid_claims`, never from the whole history (see migration
+/// 0006). (A plain CREATE then INSERT: PostgreSQL takes no bind parameters
+/// in `CREATE TABLE AS`.) In claim-key order, so that the run's
 /// `payment_claims` rows go into their primary key in order instead of at
 /// random: on SQLite a national day's planning takes ~30 % less.
 const SNAPSHOT_DUE: &str = "INSERT INTO run_due (ps_id, invoice_no, amc_due_cents, payee_kind, \
       payee_id, origin, deadline) \
-    SELECT c.ps_id, c.invoice_no, c.amc_due_cents, \
-      CASE WHEN c.mode = 'TP' THEN 'practitioner' ELSE 'adherent' END AS payee_kind, \
-      CASE WHEN c.mode = 'TP' THEN c.ps_id ELSE c.adherent_id END AS payee_id, \
-      c.origin, c.deadline \
-    FROM claims c \
-    WHERE c.status = 'accepted' AND c.received_date < $1 \
-      AND NOT EXISTS (SELECT 1 FROM payment_claims pc \
-                      WHERE pc.ps_id = c.ps_id AND pc.invoice_no = c.invoice_no) \
-    ORDER BY c.ps_id, c.invoice_no";
+    SELECT ps_id, invoice_no, amc_due_cents, payee_kind, payee_id, origin, deadline \
+    FROM unpaid_claims WHERE received_date < $1 \
+    ORDER BY ps_id, invoice_no";
 
 /// One payment per payee with bank details valid on the execution date.
 /// The reference (the SEPA EndToEndId) is deterministic: run, kind, payee.
@@ -253,6 +250,12 @@ const INSERT_PAYMENT_CLAIMS: &str = "INSERT INTO payment_claims (ps_id, invoice_
     SELECT d.ps_id, d.invoice_no, p.reference, d.amc_due_cents, d.origin, d.deadline FROM run_due d \
     JOIN payments p ON p.run_id = $1 AND p.payee_kind = d.payee_kind AND p.payee_id = d.payee_id";
 
+/// A claim the run pays is no longer unpaid; a held one stays for the
+/// next run. Driven by the run's payments (their claims, by key).
+const DELETE_PAID: &str = "DELETE FROM unpaid_claims WHERE (ps_id, invoice_no) IN \
+    (SELECT pc.ps_id, pc.invoice_no FROM payments p \
+     JOIN payment_claims pc ON pc.reference = p.reference WHERE p.run_id = $1)";
+
 const INSERT_HOLDS: &str = "INSERT INTO run_holds (run_id, ps_id, invoice_no, reason) \
     SELECT $1, d.ps_id, d.invoice_no, \
       CASE WHEN d.payee_kind = 'practitioner' THEN $2 ELSE $3 END \
@@ -260,19 +263,15 @@ const INSERT_HOLDS: &str = "INSERT INTO run_holds (run_id, ps_id, invoice_no, re
       WHERE p.run_id = $1 AND p.payee_kind = d.payee_kind AND p.payee_id = d.payee_id)";
 
 /// Rejections not yet returned: the engine's and R01/R02/R04/R05 (claims),
-/// and R03 (duplicates). Each is returned once, ever (primary key).
+/// and R03 (duplicates), from `unreturned_rejections` (migration 0006).
+/// Each is returned once, ever (primary key of `run_rejections`); all those
+/// received before the business date are returned by this run, so they all
+/// leave the table.
 const INSERT_REJECTIONS: &str = "INSERT INTO run_rejections (run_id, ps_id, invoice_no, \
       dup_import_sha256, dup_line, code) \
-    SELECT $1, c.ps_id, c.invoice_no, '', 0, c.reject_code FROM claims c \
-    WHERE c.status = 'rejected' AND c.received_date < $2 \
-      AND NOT EXISTS (SELECT 1 FROM run_rejections r WHERE r.ps_id = c.ps_id \
-        AND r.invoice_no = c.invoice_no AND r.dup_import_sha256 = '' AND r.dup_line = 0) \
-    UNION ALL \
-    SELECT $1, d.ps_id, d.invoice_no, d.import_sha256, d.line, 'R03' FROM claim_duplicates d \
-    WHERE d.received_date < $2 \
-      AND NOT EXISTS (SELECT 1 FROM run_rejections r WHERE r.ps_id = d.ps_id \
-        AND r.invoice_no = d.invoice_no AND r.dup_import_sha256 = d.import_sha256 \
-        AND r.dup_line = d.line)";
+    SELECT $1, ps_id, invoice_no, dup_import_sha256, dup_line, code FROM unreturned_rejections \
+    WHERE received_date < $2";
+const DELETE_RETURNED: &str = "DELETE FROM unreturned_rejections WHERE received_date < $1";
 
 // ---- Streams for the files -------------------------------------------------
 

@@ -37,16 +37,18 @@ pub struct Pending {
     pub amount_cents: i64,
 }
 
+/// Driven by `unpaid_claims` (today's backlog), each claim's own row read by
+/// key: the watch looks every few minutes and must not read the history.
 const UNPAID_DUE_BY: &str = "SELECT c.ps_id, c.invoice_no, c.mode, c.received_date, c.deadline, \
       c.amc_due_cents, \
       (SELECT h.reason FROM run_holds h JOIN runs r ON r.run_id = h.run_id \
         WHERE h.ps_id = c.ps_id AND h.invoice_no = c.invoice_no \
         ORDER BY r.business_date DESC LIMIT 1) AS hold_reason, \
       i.imported_at \
-    FROM claims c LEFT JOIN imports i ON i.sha256 = c.import_sha256 \
-    WHERE c.status = 'accepted' AND c.deadline <= $1 \
-      AND NOT EXISTS (SELECT 1 FROM payment_claims pc \
-                      WHERE pc.ps_id = c.ps_id AND pc.invoice_no = c.invoice_no) \
+    FROM unpaid_claims u \
+    JOIN claims c ON c.ps_id = u.ps_id AND c.invoice_no = u.invoice_no \
+    LEFT JOIN imports i ON i.sha256 = c.import_sha256 \
+    WHERE u.deadline <= $1 \
     ORDER BY c.deadline, c.ps_id, c.invoice_no";
 
 impl Store {
@@ -68,9 +70,7 @@ impl Store {
     /// All accepted claims not yet in a payment.
     pub async fn pending_claims(&self) -> Result<Pending> {
         let (claims, amount_cents): (i64, i64) = on_pool!(self, p => sqlx::query_as(
-            "SELECT COUNT(*), CAST(COALESCE(SUM(c.amc_due_cents), 0) AS BIGINT) FROM claims c \
-             WHERE c.status = 'accepted' AND NOT EXISTS (SELECT 1 FROM payment_claims pc \
-               WHERE pc.ps_id = c.ps_id AND pc.invoice_no = c.invoice_no)")
+            "SELECT COUNT(*), CAST(COALESCE(SUM(amc_due_cents), 0) AS BIGINT) FROM unpaid_claims")
             .fetch_one(p).await?);
         Ok(Pending {
             claims,

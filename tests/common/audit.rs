@@ -93,6 +93,7 @@ pub async fn check_files_and_sums(store: &Store, date: NaiveDate, out_dir: &Path
         paid_not_accepted, 0,
         "only accepted claims, at their amount"
     );
+    check_unpaid_and_unreturned(store).await;
     let payments = scalar(
         store,
         "SELECT CAST(COALESCE(SUM(amount_cents), 0) AS BIGINT) FROM payments WHERE run_id = $1",
@@ -139,6 +140,80 @@ pub async fn check_files_and_sums(store: &Store, date: NaiveDate, out_dir: &Path
         assert_eq!(ctrl, Decimal::new(payments, 2), "SEPA CtrlSum = database");
         assert_eq!(sum, ctrl, "SEPA amounts add up to CtrlSum");
     }
+}
+
+/// `unpaid_claims` and `unreturned_rejections` are what runs pay and return
+/// from (migration 0006): at every commit each accepted claim is either
+/// paid or unpaid, each rejected claim and R03 duplicate either returned or
+/// unreturned, never both, never neither, and a waiting row carries its
+/// claim's facts. Holds whatever ran before: imports, runs, crashes, races.
+pub async fn check_unpaid_and_unreturned(store: &Store) {
+    let misfiled = scalar(
+        store,
+        "SELECT COUNT(*) FROM claims c WHERE c.status = 'accepted' \
+         AND (CASE WHEN EXISTS (SELECT 1 FROM payment_claims pc WHERE pc.ps_id = c.ps_id AND pc.invoice_no = c.invoice_no) THEN 1 ELSE 0 END \
+            + CASE WHEN EXISTS (SELECT 1 FROM unpaid_claims u WHERE u.ps_id = c.ps_id AND u.invoice_no = c.invoice_no) THEN 1 ELSE 0 END) <> 1",
+        &[],
+    )
+    .await;
+    assert_eq!(
+        misfiled, 0,
+        "accepted claims neither paid nor unpaid, or both"
+    );
+    let stray = scalar(
+        store,
+        "SELECT COUNT(*) FROM unpaid_claims u WHERE NOT EXISTS (SELECT 1 FROM claims c \
+         WHERE c.ps_id = u.ps_id AND c.invoice_no = u.invoice_no AND c.status = 'accepted' \
+           AND c.received_date = u.received_date AND c.deadline = u.deadline \
+           AND c.amc_due_cents = u.amc_due_cents AND c.origin = u.origin \
+           AND u.payee_kind = CASE WHEN c.mode = 'TP' THEN 'practitioner' ELSE 'adherent' END \
+           AND u.payee_id = CASE WHEN c.mode = 'TP' THEN c.ps_id ELSE c.adherent_id END)",
+        &[],
+    )
+    .await;
+    assert_eq!(stray, 0, "unpaid rows that are not their accepted claim");
+
+    let misfiled = scalar(
+        store,
+        "SELECT COUNT(*) FROM claims c WHERE c.status = 'rejected' \
+         AND (CASE WHEN EXISTS (SELECT 1 FROM run_rejections r WHERE r.ps_id = c.ps_id AND r.invoice_no = c.invoice_no \
+                AND r.dup_import_sha256 = '' AND r.dup_line = 0) THEN 1 ELSE 0 END \
+            + CASE WHEN EXISTS (SELECT 1 FROM unreturned_rejections u WHERE u.ps_id = c.ps_id AND u.invoice_no = c.invoice_no \
+                AND u.dup_import_sha256 = '' AND u.dup_line = 0) THEN 1 ELSE 0 END) <> 1",
+        &[],
+    )
+    .await;
+    assert_eq!(
+        misfiled, 0,
+        "rejected claims neither returned nor unreturned, or both"
+    );
+    let misfiled = scalar(
+        store,
+        "SELECT COUNT(*) FROM claim_duplicates d WHERE \
+            (CASE WHEN EXISTS (SELECT 1 FROM run_rejections r WHERE r.ps_id = d.ps_id AND r.invoice_no = d.invoice_no \
+                AND r.dup_import_sha256 = d.import_sha256 AND r.dup_line = d.line) THEN 1 ELSE 0 END \
+            + CASE WHEN EXISTS (SELECT 1 FROM unreturned_rejections u WHERE u.ps_id = d.ps_id AND u.invoice_no = d.invoice_no \
+                AND u.dup_import_sha256 = d.import_sha256 AND u.dup_line = d.line) THEN 1 ELSE 0 END) <> 1",
+        &[],
+    )
+    .await;
+    assert_eq!(
+        misfiled, 0,
+        "R03 duplicates neither returned nor unreturned, or both"
+    );
+    let stray = scalar(
+        store,
+        "SELECT COUNT(*) FROM unreturned_rejections u WHERE NOT EXISTS (SELECT 1 FROM claims c \
+           WHERE u.dup_import_sha256 = '' AND u.dup_line = 0 AND c.ps_id = u.ps_id \
+             AND c.invoice_no = u.invoice_no AND c.status = 'rejected' AND c.reject_code = u.code \
+             AND c.received_date = u.received_date) \
+         AND NOT EXISTS (SELECT 1 FROM claim_duplicates d WHERE d.import_sha256 = u.dup_import_sha256 \
+             AND d.line = u.dup_line AND d.ps_id = u.ps_id AND d.invoice_no = u.invoice_no \
+             AND u.code = 'R03' AND d.received_date = u.received_date)",
+        &[],
+    )
+    .await;
+    assert_eq!(stray, 0, "unreturned rows that are not their rejection");
 }
 
 /// Every file under `dir`, as paths relative to it.
