@@ -125,6 +125,9 @@ INSERT INTO unpaid_claims
   FROM claims c
   WHERE c.status = 'accepted'
     AND NOT EXISTS (SELECT 1 FROM payment_claims pc WHERE pc.ps_id = c.ps_id AND pc.invoice_no = c.invoice_no);
+-- No run of this database returned its rejections: they all wait.
+INSERT INTO unreturned_rejections
+  SELECT ps_id, invoice_no, '', 0, reject_code, received_date FROM claims WHERE status = 'rejected';
 UPDATE runs r SET payments = t.n, amount_cents = t.total
   FROM (SELECT run_id, COUNT(*) AS n, CAST(SUM(amount_cents) AS BIGINT) AS total FROM payments GROUP BY run_id) t
   WHERE t.run_id = r.run_id;
