@@ -775,3 +775,67 @@ both!(
         db.cleanup().await;
     }
 );
+
+// Migration 0007 rebuilds `payment_claims` without its foreign key to
+// `claims` (a locking look-up per paid claim on PostgreSQL): run again on a
+// settled database it keeps every paid claim, and the table still refuses
+// a second payment of a claim (primary key) and a claim in no payment
+// (foreign key to `payments`).
+both!(
+    migration_0007_keeps_paid_claims_and_their_guarantees,
+    |db| async move {
+        load_day(&db).await;
+        let config = Config::default();
+        settle(&db, &config, "2026-12-01", &db.path("out"))
+            .await
+            .unwrap();
+        let sums =
+            "SELECT COUNT(*) * 1000000 + CAST(SUM(amount_cents) AS BIGINT) FROM payment_claims";
+        let before = common::audit::scalar(&db.store, sums, &[]).await;
+        assert!(before > 0, "the run paid claims");
+
+        // Back to the table as migration 0005 left it, then 0007 again.
+        let to_0005 = [
+            "CREATE TABLE payment_claims_0005 (ps_id TEXT NOT NULL, invoice_no BIGINT NOT NULL, \
+               reference TEXT NOT NULL REFERENCES payments (reference), \
+               amount_cents BIGINT NOT NULL CHECK (amount_cents > 0), \
+               origin TEXT NOT NULL CHECK (origin IN ('DRE', 'NOEMIE')), deadline DATE NOT NULL, \
+               PRIMARY KEY (ps_id, invoice_no), \
+               FOREIGN KEY (ps_id, invoice_no) REFERENCES claims (ps_id, invoice_no))",
+            "INSERT INTO payment_claims_0005 SELECT ps_id, invoice_no, reference, amount_cents, \
+               origin, deadline FROM payment_claims",
+            "DROP TABLE payment_claims",
+            "ALTER TABLE payment_claims_0005 RENAME TO payment_claims",
+            "CREATE INDEX payment_claims_by_reference ON payment_claims (reference)",
+            "DELETE FROM _sqlx_migrations WHERE version = 7",
+        ];
+        common::audit::execute_script(&db.store, &to_0005.join("; "))
+            .await
+            .unwrap();
+        let store = tpsettle::store::Store::connect(&db.url).await.unwrap();
+        let again = "SELECT COUNT(*) FROM _sqlx_migrations WHERE version = 7 AND success";
+        assert_eq!(common::audit::scalar(&store, again, &[]).await, 1);
+        assert_eq!(common::audit::scalar(&store, sums, &[]).await, before);
+
+        let paid_twice = "INSERT INTO payment_claims (ps_id, invoice_no, reference, amount_cents, origin, deadline) \
+             SELECT ps_id, invoice_no, reference, amount_cents, origin, deadline FROM payment_claims \
+             WHERE invoice_no = (SELECT MIN(invoice_no) FROM payment_claims)";
+        let err = common::audit::execute(&store, paid_twice)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_lowercase().contains("unique") || err.contains("duplicate"),
+            "{err}"
+        );
+        let in_no_payment = "INSERT INTO payment_claims (ps_id, invoice_no, reference, amount_cents, origin, deadline) \
+             VALUES ('100000001', 999, 'NO-SUCH-PAYMENT', 100, 'DRE', '2026-12-04')";
+        let err = common::audit::execute(&store, in_no_payment)
+            .await
+            .unwrap_err();
+        assert!(err.to_lowercase().contains("foreign key"), "{err}");
+        store.close().await;
+
+        common::audit::check_run(&db.store, day("2026-12-01"), &db.path("out")).await;
+        db.cleanup().await;
+    }
+);
