@@ -3,8 +3,8 @@
 --
 -- On PostgreSQL a foreign key is checked row by row, each check a
 -- `SELECT … FOR KEY SHARE` that locks the claim's row, which writes its
--- page and a WAL record: 17 s of a national day's 62 s of planning on the
--- slowest machine measured (docs/performance.md, "2026-12-01, the paid
+-- page and a WAL record: 17 s of a national day's ~60 s of planning on the
+-- slowest machine measured (docs/performance.md, "2026-12-01 (later), the paid
 -- claims' foreign keys"). What it guarded is kept otherwise:
 -- - paying a claim twice stays impossible: the primary key (ps_id,
 --   invoice_no) is untouched;
