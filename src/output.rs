@@ -73,6 +73,37 @@ pub struct StagedFile {
 
 /// Creates `rel_path` under `run_dir`, under its temporary name.
 pub fn create(run_dir: &Path, rel_path: &str) -> Result<(FileTarget, FileWriter), OutputError> {
+    let (target, file) = open_partial(run_dir, rel_path)?;
+    let writer = HashingWriter {
+        inner: BufWriter::with_capacity(1 << 16, file),
+        hasher: Sha256::new(),
+        bytes: 0,
+    };
+    Ok((target, writer))
+}
+
+/// Writes a file built in memory under its temporary name, in one `write`
+/// and without a buffer of its own: for small files built by one thread
+/// and written by another (RSP returns, statements).
+pub fn write_whole(
+    run_dir: &Path,
+    rel_path: &str,
+    bytes: &[u8],
+) -> Result<StagedFile, OutputError> {
+    let (target, mut file) = open_partial(run_dir, rel_path)?;
+    file.write_all(bytes).map_err(err(&target.tmp_path))?;
+    drop(file);
+    crash_point!("output.after_write");
+    Ok(StagedFile {
+        rel_path: target.rel_path,
+        sha256: hex::encode(Sha256::digest(bytes)),
+        bytes: bytes.len() as u64,
+        final_path: target.final_path,
+        tmp_path: target.tmp_path,
+    })
+}
+
+fn open_partial(run_dir: &Path, rel_path: &str) -> Result<(FileTarget, File), OutputError> {
     let final_path = run_dir.join(rel_path);
     let tmp_path = PathBuf::from(format!("{}{PARTIAL_SUFFIX}", final_path.display()));
     if let Some(dir) = final_path.parent() {
@@ -83,19 +114,12 @@ pub fn create(run_dir: &Path, rel_path: &str) -> Result<(FileTarget, FileWriter)
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, FILE_MODE);
     let file = opts.open(&tmp_path).map_err(err(&tmp_path))?;
-    let writer = HashingWriter {
-        inner: BufWriter::with_capacity(1 << 16, file),
-        hasher: Sha256::new(),
-        bytes: 0,
+    let target = FileTarget {
+        rel_path: rel_path.to_owned(),
+        final_path,
+        tmp_path,
     };
-    Ok((
-        FileTarget {
-            rel_path: rel_path.to_owned(),
-            final_path,
-            tmp_path,
-        },
-        writer,
-    ))
+    Ok((target, file))
 }
 
 impl FileTarget {
@@ -191,6 +215,31 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = fs::metadata(dir.path().join("sub/a.txt"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777 & !0o022, 0o640 & !0o022);
+        }
+    }
+
+    #[test]
+    fn a_whole_file_is_staged_like_a_streamed_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (target, mut w) = create(dir.path(), "streamed/a.txt").unwrap();
+        w.write_all(b"abc").unwrap();
+        let streamed = target.seal(w).unwrap();
+        let whole = write_whole(dir.path(), "whole/a.txt", b"abc").unwrap();
+        assert_eq!((&whole.sha256, whole.bytes), (&streamed.sha256, 3));
+        assert!(
+            !dir.path().join("whole/a.txt").exists(),
+            "not visible before publish"
+        );
+        whole.publish().unwrap();
+        assert_eq!(fs::read(dir.path().join("whole/a.txt")).unwrap(), b"abc");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(dir.path().join("whole/a.txt"))
                 .unwrap()
                 .permissions()
                 .mode();

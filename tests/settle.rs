@@ -839,3 +839,41 @@ both!(
         db.cleanup().await;
     }
 );
+
+// An RSP that cannot be written (here `rsp` is a file, not a folder; on a
+// real day a full disk) stops the run before anything is published: the
+// SEPA file already written is discarded with the rest, nothing is left
+// half-written, and the run, still planned, completes once the cause is gone.
+both!(
+    an_unwritable_rsp_stops_the_run_before_anything_is_published,
+    |db| async move {
+        load_day(&db).await;
+        let config = Config::default();
+        let out = db.path("out");
+        let run_dir = out.join("RUN-20261201");
+        std::fs::create_dir_all(&run_dir).unwrap();
+        write(&run_dir.join("rsp"), "in the way");
+        let failed = settle(&db, &config, "2026-12-01", &out).await;
+        match failed {
+            Err(SettleError::Output(e)) => assert!(e.path.contains("rsp"), "{e}"),
+            other => panic!("expected the RSP's write error, got {other:?}"),
+        }
+        assert_eq!(
+            common::audit::list_files(&run_dir),
+            ["rsp".to_owned()].into_iter().collect(),
+            "nothing published, nothing half-written"
+        );
+        let state = common::audit::scalar(
+            &db.store,
+            "SELECT COUNT(*) FROM runs WHERE run_id = 'RUN-20261201' AND state = 'planned'",
+            &[],
+        )
+        .await;
+        assert_eq!(state, 1, "the run stays planned");
+        std::fs::remove_file(run_dir.join("rsp")).unwrap();
+        let report = settle(&db, &config, "2026-12-01", &out).await.unwrap();
+        assert!(report.files.iter().any(|f| f.path.starts_with("rsp/")));
+        common::audit::check_run(&db.store, day("2026-12-01"), &out).await;
+        db.cleanup().await;
+    }
+);

@@ -2,8 +2,7 @@
 //! parallel, written through [`crate::output`] (temporary name, SHA-256),
 //! and added up for the run's checks before anything is published.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -347,12 +346,7 @@ fn write_volume(
 }
 
 fn write_file(run_dir: &Path, rel: &str, bytes: &[u8]) -> Result<StagedFile, StatementError> {
-    let (target, mut w) = output::create(run_dir, rel)?;
-    w.write_all(bytes).map_err(|source| OutputError {
-        path: PathBuf::from(run_dir).join(rel).display().to_string(),
-        source,
-    })?;
-    Ok(target.seal(w)?)
+    Ok(output::write_whole(run_dir, rel, bytes)?)
 }
 
 #[cfg(test)]
