@@ -23,7 +23,7 @@ use tpsettle::config::Config;
 use tpsettle::import::{Kind, import_file};
 use tpsettle::settlement::{RunReport, Settlement};
 use tpsettle::statement::layout::single_line_capacity;
-use tpsettle::statement::run::render_all_in_volumes;
+use tpsettle::statement::run::{render_all_in_volumes, write_run_in_volumes};
 use tpsettle::statement::template::builtin;
 use tpsettle::statement::{Letter, PaidRow, Sender};
 
@@ -695,6 +695,62 @@ both!(
                 );
             }
         }
+        db.cleanup().await;
+    }
+);
+
+// The statements step reads the letters' lines a volume at a time (memory
+// follows the volume, not the day). Read in volumes of three, a generated
+// day's letters must be the very bytes the run wrote from one volume, each
+// with its own lines, and the volumes together the one volume's print order.
+both!(
+    letters_read_a_volume_at_a_time_are_the_letters_of_one_volume,
+    |db| async move {
+        let data = common::gen_day(db.dir.path(), 80, 4000, 7, day("2026-12-01"));
+        common::import_day(&db.store, &data, &common::WHOLE_DAY).await;
+        let report = settle(&db, "2026-12-01", &db.path("out")).await;
+        let run = db.store.find_run(day("2026-12-01")).await.unwrap().unwrap();
+        let again = db.path("again");
+        std::fs::create_dir_all(again.join("statements")).unwrap();
+        let sender = (&config().mutuelle).into();
+        let s = write_run_in_volumes(&db.store, sender, &run, &again, 3)
+            .await
+            .unwrap();
+        assert_eq!(s.mismatch(), None);
+        assert!(s.letters >= 20, "{} letters", s.letters);
+        let volumes = s.letters.div_ceil(3);
+        assert_eq!(s.files.len(), s.letters + 2 * volumes);
+        s.files.iter().for_each(|f| f.publish().unwrap());
+
+        let one = report.run_dir.join("statements");
+        let three = again.join("statements");
+        let letters: Vec<String> = statement_files(&report.run_dir)
+            .into_iter()
+            .filter(|f| !f.starts_with("print-batch"))
+            .collect();
+        assert_eq!(letters.len(), s.letters);
+        for f in &letters {
+            assert_eq!(
+                sha256_file(&three.join(f)),
+                sha256_file(&one.join(f)),
+                "{f} differs when read in volumes"
+            );
+        }
+        let body = |csv: String| csv.lines().skip(1).map(String::from).collect::<Vec<_>>();
+        let whole = body(std::fs::read_to_string(one.join("print-batch-001.csv")).unwrap());
+        let mut joined = Vec::new();
+        for n in 1..=volumes {
+            let csv = three.join(format!("print-batch-{n:03}.csv"));
+            let lines = body(std::fs::read_to_string(&csv).unwrap());
+            assert!(lines.len() <= 3 && !lines.is_empty(), "{}", csv.display());
+            joined.extend(lines);
+        }
+        assert_eq!(joined, whole);
+        assert!(
+            !three
+                .join(format!("print-batch-{:03}.csv", volumes + 1))
+                .exists()
+        );
         db.cleanup().await;
     }
 );

@@ -2,6 +2,7 @@
 //! parallel, written through [`crate::output`] (temporary name, SHA-256),
 //! and added up for the run's checks before anything is published.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -72,55 +73,165 @@ pub async fn write_run(
     run: &Run,
     run_dir: &Path,
 ) -> Result<Statements, StatementError> {
+    write_run_in_volumes(store, sender, run, run_dir, LETTERS_PER_VOLUME).await
+}
+
+/// [`write_run`] with `per_volume` letters a print-batch volume. Only the
+/// letters' heads are held for the whole run; their lines are read from
+/// the database a volume at a time, while the volume before is rendered,
+/// so memory follows the volume and not the day (a national day has
+/// 300,000 letters of ~3 KB of lines each).
+pub async fn write_run_in_volumes(
+    store: &Store,
+    sender: Sender,
+    run: &Run,
+    run_dir: &Path,
+    per_volume: usize,
+) -> Result<Statements, StatementError> {
     let started = Instant::now();
     let heads = store.statement_heads(&run.run_id).await?;
     let expected = heads
         .iter()
         .map(|h| (h.ps_id.clone(), h.noemie_claims, h.noemie_cents))
         .collect();
-    let mut letters = heads
-        .iter()
+    let letters = heads
+        .into_iter()
         .map(|h| letter(h, run))
         .collect::<Result<Vec<_>, _>>()?;
-    load_rows(store, run, &mut letters).await?;
-    let printed = letters
-        .iter()
-        .map(|l| {
-            (
-                l.ps_id.clone(),
-                l.paid.len() as i64,
-                l.totals().amc_paid_cents,
-            )
-        })
-        .collect();
     let mut out = Statements {
         letters: letters.len(),
-        printed,
         expected,
         ..Statements::default()
     };
-    let read_ms = started.elapsed().as_millis() as u64;
     if letters.is_empty() {
         return Ok(out);
     }
-    let dir = run_dir.to_path_buf();
-    let (files, pages) =
-        tokio::task::spawn_blocking(move || render_all(builtin(), &sender, &letters, &dir))
-            .await
-            .map_err(|e| RenderError(format!("rendering task failed: {e}")))??;
-    out.files = files;
-    out.pages = pages;
+    let mut done = Rendered::new(letters.len());
+    let volumes = Volumes {
+        store,
+        sender,
+        run,
+        run_dir,
+        letters: &letters,
+    };
+    if let Err(e) = volumes.render(per_volume, &mut done).await {
+        done.discard();
+        return Err(e);
+    }
+    out.printed = letters
+        .iter()
+        .zip(&done.printed)
+        .map(|(l, &(claims, cents))| (l.ps_id.clone(), claims, cents))
+        .collect();
+    (out.files, out.pages) = done.into_files();
     tracing::info!(
         statements = out.letters,
-        pages,
-        read_ms,
+        pages = out.pages,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "statements written"
     );
     Ok(out)
 }
 
-fn letter(h: &StatementHead, run: &Run) -> Result<Letter, StoreError> {
+/// Everything a run's volumes are read and rendered from.
+struct Volumes<'a> {
+    store: &'a Store,
+    sender: Sender,
+    run: &'a Run,
+    run_dir: &'a Path,
+    /// The heads, without lines, by `ps_id`.
+    letters: &'a [Letter],
+}
+
+type Rendering = tokio::task::JoinHandle<Result<RenderedVolume, StatementError>>;
+
+impl Volumes<'_> {
+    /// Reads volume n+1 while volume n renders on a blocking thread.
+    async fn render(&self, per_volume: usize, done: &mut Rendered) -> Result<(), StatementError> {
+        let order = print_order(self.letters);
+        let mut rendering: Option<(&[usize], Rendering)> = None;
+        for (n, volume) in order.chunks(per_volume.max(1)).enumerate() {
+            let loaded = self.load(volume).await;
+            // The volume before is collected first, so that its files are
+            // the caller's to discard whatever happens next.
+            if let Some((v, r)) = rendering.take() {
+                done.add(v, joined(r).await?);
+            }
+            let loaded = loaded?;
+            for (&i, l) in volume.iter().zip(&loaded) {
+                done.printed[i] = (l.paid.len() as i64, l.totals().amc_paid_cents);
+            }
+            let (sender, dir) = (self.sender.clone(), self.run_dir.to_path_buf());
+            let r = tokio::task::spawn_blocking(move || {
+                let refs: Vec<&Letter> = loaded.iter().collect();
+                render_volume(builtin(), &sender, &refs, n + 1, &dir)
+            });
+            rendering = Some((volume, r));
+        }
+        if let Some((v, r)) = rendering {
+            done.add(v, joined(r).await?);
+        }
+        Ok(())
+    }
+
+    /// The letters `volume` (indices, in print order) with their lines.
+    async fn load(&self, volume: &[usize]) -> Result<Vec<Letter>, StoreError> {
+        let mut loaded: Vec<Letter> = volume.iter().map(|&i| self.letters[i].clone()).collect();
+        let at: HashMap<&str, usize> = volume
+            .iter()
+            .enumerate()
+            .map(|(k, &i)| (self.letters[i].ps_id.as_str(), k))
+            .collect();
+        let find = |ps_id: &str| {
+            at.get(ps_id).copied().ok_or_else(|| {
+                StoreError::Corrupt(format!("statement line of unknown letter {ps_id}"))
+            })
+        };
+        let ids: Vec<&str> = at.keys().copied().collect();
+        let run = self.run;
+        self.store
+            .stream_statement_paid(&run.run_id, &ids, |r: StatementPaid| {
+                loaded[find(&r.ps_id)?].paid.push(PaidRow {
+                    invoice_no: r.invoice_no,
+                    care_date: r.care_date,
+                    beneficiary: r.beneficiary,
+                    billed_cents: r.billed_cents,
+                    amo_paid_cents: r.amo_paid_cents,
+                    amc_paid_cents: r.paid_cents,
+                });
+                Ok::<_, StoreError>(())
+            })
+            .await?;
+        let r03 = crate::store::claims::rule_label("R03");
+        self.store
+            .stream_statement_rejected(
+                &run.run_id,
+                run.business_date,
+                r03,
+                &ids,
+                |r: StatementRejected| {
+                    loaded[find(&r.ps_id)?].rejected.push(RejectedRow {
+                        invoice_no: r.invoice_no,
+                        care_date: r.care_date,
+                        beneficiary: r.beneficiary,
+                        requested_cents: r.requested_cents,
+                        code: r.code,
+                        label: r.label,
+                    });
+                    Ok::<_, StoreError>(())
+                },
+            )
+            .await?;
+        Ok(loaded)
+    }
+}
+
+async fn joined(r: Rendering) -> Result<RenderedVolume, StatementError> {
+    r.await
+        .map_err(|e| RenderError(format!("rendering task failed: {e}")))?
+}
+
+fn letter(h: StatementHead, run: &Run) -> Result<Letter, StoreError> {
     // The ps_id names a file: it must be what the schema promises.
     if h.ps_id.len() != 9 || !h.ps_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(StoreError::Corrupt(format!(
@@ -129,73 +240,73 @@ fn letter(h: &StatementHead, run: &Run) -> Result<Letter, StoreError> {
         )));
     }
     Ok(Letter {
-        ps_id: h.ps_id.clone(),
-        name: h.name.clone(),
-        address_line: h.address_line.clone(),
-        postcode: h.postcode.clone(),
-        city: h.city.clone(),
-        country: h.country.clone(),
-        reference: h.reference.clone(),
+        ps_id: h.ps_id,
+        name: h.name,
+        address_line: h.address_line,
+        postcode: h.postcode,
+        city: h.city,
+        country: h.country,
+        reference: h.reference,
         date: run.business_date,
         execution_date: run.execution_date,
-        iban: h.iban.clone(),
-        account_holder: h.account_holder.clone(),
+        iban: h.iban,
+        account_holder: h.account_holder,
         transfer_cents: h.amount_cents,
         paid: Vec::new(),
         rejected: Vec::new(),
     })
 }
 
-/// Fills the letters (sorted by `ps_id`) from the two ordered streams.
-async fn load_rows(store: &Store, run: &Run, letters: &mut [Letter]) -> Result<(), StoreError> {
-    let find = |letters: &[Letter], ps_id: &str| {
-        letters
-            .binary_search_by(|l| l.ps_id.as_str().cmp(ps_id))
-            .map_err(|_| StoreError::Corrupt(format!("statement line of unknown letter {ps_id}")))
-    };
-    store
-        .stream_statement_paid(&run.run_id, |r: StatementPaid| -> Result<(), StoreError> {
-            let i = find(letters, &r.ps_id)?;
-            letters[i].paid.push(PaidRow {
-                invoice_no: r.invoice_no,
-                care_date: r.care_date,
-                beneficiary: r.beneficiary,
-                billed_cents: r.billed_cents,
-                amo_paid_cents: r.amo_paid_cents,
-                amc_paid_cents: r.paid_cents,
-            });
-            Ok(())
-        })
-        .await?;
-    store
-        .stream_statement_rejected(
-            &run.run_id,
-            run.business_date,
-            crate::store::claims::rule_label("R03"),
-            |r: StatementRejected| -> Result<(), StoreError> {
-                // Rejections of a practitioner paid for DRE claims only wait
-                // for its first letter.
-                let Ok(i) = find(letters, &r.ps_id) else {
-                    return Ok(());
-                };
-                letters[i].rejected.push(RejectedRow {
-                    invoice_no: r.invoice_no,
-                    care_date: r.care_date,
-                    beneficiary: r.beneficiary,
-                    requested_cents: r.requested_cents,
-                    code: r.code,
-                    label: r.label,
-                });
-                Ok(())
-            },
-        )
-        .await
+/// What the volumes rendered so far left, by letter (the caller's order).
+struct Rendered {
+    singles: Vec<Option<StagedFile>>,
+    /// Each volume's PDF and CSV, volume after volume.
+    batch: Vec<StagedFile>,
+    pages: usize,
+    /// Per letter: claims listed and total printed in cents.
+    printed: Vec<(i64, i64)>,
 }
 
-/// Renders every letter to its own file on worker threads while one more
-/// thread renders the print batch (the same letters, in postcode order, in
-/// volumes of [`LETTERS_PER_VOLUME`]). Returns the staged files (letters
-/// in `letters` order, then each volume's PDF and CSV) and the total pages.
+impl Rendered {
+    fn new(letters: usize) -> Self {
+        Self {
+            singles: (0..letters).map(|_| None).collect(),
+            batch: Vec::new(),
+            pages: 0,
+            printed: vec![(0, 0); letters],
+        }
+    }
+
+    /// Volume `volume` (indices of the caller's letters) rendered as `r`.
+    fn add(&mut self, volume: &[usize], r: RenderedVolume) {
+        for (&i, f) in volume.iter().zip(r.singles) {
+            self.singles[i] = Some(f);
+        }
+        self.batch.extend(r.batch);
+        self.pages += r.pages.iter().sum::<usize>();
+    }
+
+    fn discard(self) {
+        self.singles
+            .into_iter()
+            .flatten()
+            .for_each(StagedFile::discard);
+        self.batch.into_iter().for_each(StagedFile::discard);
+    }
+
+    /// The letters' files in the caller's order, then the volumes'; the
+    /// pages of the print batch.
+    fn into_files(self) -> (Vec<StagedFile>, usize) {
+        let mut files: Vec<StagedFile> = self.singles.into_iter().flatten().collect();
+        files.extend(self.batch);
+        (files, self.pages)
+    }
+}
+
+/// Renders every letter to its own file and the print batch (the same
+/// letters, in postcode order, in volumes of [`LETTERS_PER_VOLUME`]).
+/// Returns the staged files (letters in `letters` order, then each volume's
+/// PDF and CSV) and the total pages.
 pub fn render_all(
     t: &Template,
     sender: &Sender,
@@ -213,14 +324,47 @@ pub fn render_all_in_volumes(
     run_dir: &Path,
     per_volume: usize,
 ) -> Result<(Vec<StagedFile>, usize), StatementError> {
+    let mut done = Rendered::new(letters.len());
+    for (n, volume) in print_order(letters).chunks(per_volume.max(1)).enumerate() {
+        let refs: Vec<&Letter> = volume.iter().map(|&i| &letters[i]).collect();
+        match render_volume(t, sender, &refs, n + 1, run_dir) {
+            Ok(r) => done.add(volume, r),
+            Err(e) => {
+                done.discard();
+                return Err(e);
+            }
+        }
+    }
+    Ok(done.into_files())
+}
+
+/// One volume rendered: its letters' own files and their pages (in the
+/// volume's order), and the volume's PDF and CSV.
+pub struct RenderedVolume {
+    singles: Vec<StagedFile>,
+    pages: Vec<usize>,
+    batch: Vec<StagedFile>,
+}
+
+/// Renders each letter of a volume (in print order) to its own file on
+/// worker threads while one more thread renders them together as volume
+/// `number` of the print batch; checks that both agree on every letter's
+/// pages. On error, nothing of the volume stays staged.
+fn render_volume(
+    t: &Template,
+    sender: &Sender,
+    letters: &[&Letter],
+    number: usize,
+    run_dir: &Path,
+) -> Result<RenderedVolume, StatementError> {
     // The single letters cost more than the batch (each embeds its own
     // fonts), so they get a thread per core; the batch thread shares them.
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
     let next = AtomicUsize::new(0);
-    let (batch, singles) = std::thread::scope(|scope| {
-        let batch = scope.spawn(|| write_batch(t, sender, letters, run_dir, per_volume));
+    let (batch, mut singles) = std::thread::scope(|scope| {
+        let batch = scope.spawn(|| write_volume(t, sender, letters, number, run_dir));
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 scope.spawn(|| {
@@ -230,7 +374,7 @@ pub fn render_all_in_volumes(
                         if i >= letters.len() {
                             break;
                         }
-                        done.push((i, write_single(t, sender, &letters[i], run_dir)));
+                        done.push((i, write_single(t, sender, letters[i], run_dir)));
                     }
                     done
                 })
@@ -242,39 +386,38 @@ pub fn render_all_in_volumes(
             .collect();
         (batch.join().expect("print batch worker panicked"), singles)
     });
-    let mut singles = singles;
     singles.sort_by_key(|(i, _)| *i);
-    let mut files = Vec::with_capacity(letters.len() + 2);
+    let mut files = Vec::with_capacity(letters.len());
+    let mut pages = Vec::with_capacity(letters.len());
     let mut first_error = None;
-    let mut single_pages = vec![0; letters.len()];
-    for (i, r) in singles {
+    for (_, r) in singles {
         match r {
-            Ok((f, pages)) => {
-                single_pages[i] = pages;
+            Ok((f, p)) => {
                 files.push(f);
+                pages.push(p);
             }
             Err(e) => {
                 first_error.get_or_insert(e);
             }
         }
     }
-    let (batch_files, batch_pages) = match batch {
-        Ok(b) => b,
-        Err(e) => {
-            first_error.get_or_insert(e);
-            (Vec::new(), Vec::new())
-        }
-    };
-    files.extend(batch_files);
-    if first_error.is_none() && batch_pages != single_pages {
+    let (batch, batch_pages) = batch.unwrap_or_else(|e| {
+        first_error.get_or_insert(e);
+        (Vec::new(), Vec::new())
+    });
+    if first_error.is_none() && batch_pages != pages {
         first_error =
             Some(RenderError("print batch and letters disagree on page counts".into()).into());
     }
     if let Some(e) = first_error {
-        files.into_iter().for_each(StagedFile::discard);
+        files.into_iter().chain(batch).for_each(StagedFile::discard);
         return Err(e);
     }
-    Ok((files, single_pages.iter().sum()))
+    Ok(RenderedVolume {
+        singles: files,
+        pages,
+        batch,
+    })
 }
 
 fn write_single(
@@ -288,53 +431,22 @@ fn write_single(
     Ok((f, pages[0]))
 }
 
-/// The print batch, volume after volume (one in memory at a time); returns
-/// the page count of each letter (in `letters` order, for the cross-check
-/// with the single letters).
-fn write_batch(
-    t: &Template,
-    sender: &Sender,
-    letters: &[Letter],
-    run_dir: &Path,
-    per_volume: usize,
-) -> Result<(Vec<StagedFile>, Vec<usize>), StatementError> {
-    let order = print_order(letters);
-    let mut files = Vec::new();
-    let mut by_letter = vec![0; letters.len()];
-    for (n, volume) in order.chunks(per_volume.max(1)).enumerate() {
-        match write_volume(t, sender, letters, volume, n + 1, run_dir) {
-            Ok((staged, pages)) => {
-                files.extend(staged);
-                for (&i, p) in volume.iter().zip(pages) {
-                    by_letter[i] = p;
-                }
-            }
-            Err(e) => {
-                files.into_iter().for_each(StagedFile::discard);
-                return Err(e);
-            }
-        }
-    }
-    Ok((files, by_letter))
-}
-
-/// One volume's PDF and CSV; returns the pages of its letters, in its order.
+/// One volume's PDF and CSV (krilla builds a document whole: one volume in
+/// memory at a time); returns the pages of its letters, in its order.
 fn write_volume(
     t: &Template,
     sender: &Sender,
-    letters: &[Letter],
-    volume: &[usize],
+    letters: &[&Letter],
     number: usize,
     run_dir: &Path,
 ) -> Result<(Vec<StagedFile>, Vec<usize>), StatementError> {
-    let ordered: Vec<&Letter> = volume.iter().map(|&i| &letters[i]).collect();
-    let (bytes, pages) = render(t, sender, &ordered)?;
+    let (bytes, pages) = render(t, sender, letters)?;
     let pdf = write_file(run_dir, &batch_volume(number, "pdf"), &bytes)?;
     drop(bytes);
     let csv = write_file(
         run_dir,
         &batch_volume(number, "csv"),
-        &manifest_csv(&ordered, &pages),
+        &manifest_csv(letters, &pages),
     );
     match csv {
         Ok(csv) => Ok((vec![pdf, csv], pages)),

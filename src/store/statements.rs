@@ -18,7 +18,7 @@ use chrono::NaiveDate;
 use futures_util::TryStreamExt;
 use sqlx::FromRow;
 
-use super::{Result, Store, StoreError, on_pool, stream_rows};
+use super::{Result, Store, StoreError, on_pool};
 
 /// One statement's head: the practitioner, the transfer, and the NOEMIE
 /// part of the transfer as the database adds it up.
@@ -74,12 +74,31 @@ const HEADS: &str = "SELECT p.payee_id AS ps_id, pr.name, pr.address_line, pr.po
       p.reference, p.amount_cents, p.iban, p.account_holder \
     ORDER BY p.payee_id";
 
-const PAID: &str = "SELECT pc.ps_id, pc.invoice_no, c.care_date, c.beneficiary, \
+/// The paid NOEMIE claims of the run's practitioners `$2…` (a volume's).
+fn paid_sql(practitioners: usize) -> String {
+    format!(
+        "SELECT pc.ps_id, pc.invoice_no, c.care_date, c.beneficiary, \
       c.billed_cents, c.amo_paid_cents, pc.amount_cents AS paid_cents \
     FROM payments p JOIN payment_claims pc ON pc.reference = p.reference \
     JOIN claims c ON c.ps_id = pc.ps_id AND c.invoice_no = pc.invoice_no \
-    WHERE p.run_id = $1 AND p.payee_kind = 'practitioner' AND pc.origin = 'NOEMIE' \
-    ORDER BY pc.ps_id, pc.invoice_no";
+    WHERE p.run_id = $1 AND p.payee_kind = 'practitioner' AND p.payee_id IN ({}) \
+      AND pc.origin = 'NOEMIE' \
+    ORDER BY pc.ps_id, pc.invoice_no",
+        placeholders(2, practitioners)
+    )
+}
+
+/// Practitioners named in one query: a print-batch volume's, well under
+/// the bind limits of SQLite (32,766) and PostgreSQL (65,535).
+const PRACTITIONERS_PER_QUERY: usize = 10_000;
+
+/// `$first, $first+1, …`, `n` of them.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// No statement of this practitioner between the run that returned the
 /// rejection (`rr`) and this run: one in a run S with
@@ -91,11 +110,12 @@ const NOT_LISTED: &str = "NOT EXISTS (SELECT 1 FROM payments p2 \
         AND EXISTS (SELECT 1 FROM payment_claims yc \
           WHERE yc.reference = p2.reference AND yc.origin = 'NOEMIE'))";
 
-/// Noémie rejections of every practitioner paid in the run: the caller
-/// keeps those of practitioners who get a letter. (Testing "paid for a
-/// NOEMIE claim" here would probe every claim of 50,000 payments; the
-/// rejections of a paid practitioner are few, found by the primary key.)
-fn rejected_sql() -> String {
+/// Noémie rejections of the run's paid practitioners `$4…` (a volume's,
+/// all of whom get a letter: testing "paid for a NOEMIE claim" here would
+/// probe every claim of their payments; their rejections are few, found
+/// by the primary key).
+fn rejected_sql(practitioners: usize) -> String {
+    let ids = placeholders(4, practitioners);
     format!(
         "SELECT x.ps_id, x.invoice_no, x.care_date, x.beneficiary, x.requested_cents, x.code, x.label \
     FROM ( \
@@ -106,7 +126,7 @@ fn rejected_sql() -> String {
       JOIN run_rejections r ON r.ps_id = p.payee_id \
       JOIN runs rr ON rr.run_id = r.run_id \
       JOIN claims c ON c.ps_id = r.ps_id AND c.invoice_no = r.invoice_no \
-      WHERE p.run_id = $1 AND p.payee_kind = 'practitioner' \
+      WHERE p.run_id = $1 AND p.payee_kind = 'practitioner' AND p.payee_id IN ({ids}) \
         AND r.dup_line = 0 AND c.origin = 'NOEMIE' AND rr.business_date <= $2 AND {NOT_LISTED} \
       UNION ALL \
       SELECT r.ps_id, r.invoice_no, rr.business_date, d.care_date, CAST(NULL AS TEXT), \
@@ -115,7 +135,7 @@ fn rejected_sql() -> String {
       JOIN run_rejections r ON r.ps_id = p.payee_id \
       JOIN runs rr ON rr.run_id = r.run_id \
       JOIN claim_duplicates d ON d.import_sha256 = r.dup_import_sha256 AND d.line = r.dup_line \
-      WHERE p.run_id = $1 AND p.payee_kind = 'practitioner' \
+      WHERE p.run_id = $1 AND p.payee_kind = 'practitioner' AND p.payee_id IN ({ids}) \
         AND r.dup_line > 0 AND d.origin = 'NOEMIE' AND rr.business_date <= $2 AND {NOT_LISTED} \
     ) x ORDER BY x.ps_id, x.invoice_no, x.returned_on, x.dup_import_sha256, x.dup_line"
     )
@@ -127,35 +147,56 @@ impl Store {
         Ok(on_pool!(self, p => sqlx::query_as(HEADS).bind(run_id).fetch_all(p).await?))
     }
 
-    /// The paid NOEMIE claims of the run, by `ps_id` then invoice.
+    /// The paid NOEMIE claims of the run's practitioners `ps_ids`, each
+    /// practitioner's by invoice (practitioners in no particular order).
     pub async fn stream_statement_paid<E: From<StoreError>>(
         &self,
         run_id: &str,
+        ps_ids: &[&str],
         mut f: impl FnMut(StatementPaid) -> Result<(), E>,
     ) -> Result<(), E> {
-        stream_rows!(self, StatementPaid, PAID, [run_id], f)
+        for ids in ps_ids.chunks(PRACTITIONERS_PER_QUERY) {
+            let sql = sqlx::AssertSqlSafe(paid_sql(ids.len()));
+            on_pool!(self, p => {
+                let mut q = sqlx::query_as::<_, StatementPaid>(sql).bind(run_id);
+                for id in ids {
+                    q = q.bind(*id);
+                }
+                let mut rows = q.fetch(p);
+                while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
+                    f(row)?;
+                }
+            });
+        }
+        Ok(())
     }
 
-    /// The NOEMIE rejections to list on the statements of practitioners
-    /// paid in the run (those without a letter are the caller's to skip),
-    /// by `ps_id` then invoice. `business_date` is the run's; `r03_label` the label
-    /// printed for duplicates.
+    /// The NOEMIE rejections to list on the statements of the run's paid
+    /// practitioners `ps_ids`, each practitioner's by invoice.
+    /// `business_date` is the run's; `r03_label` the label printed for
+    /// duplicates.
     pub async fn stream_statement_rejected<E: From<StoreError>>(
         &self,
         run_id: &str,
         business_date: NaiveDate,
         r03_label: &str,
+        ps_ids: &[&str],
         mut f: impl FnMut(StatementRejected) -> Result<(), E>,
     ) -> Result<(), E> {
-        let sql = sqlx::AssertSqlSafe(rejected_sql());
-        let f = &mut f;
-        on_pool!(self, p => {
-            let mut rows = sqlx::query_as::<_, StatementRejected>(sql)
-                .bind(run_id).bind(business_date).bind(r03_label).fetch(p);
-            while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
-                f(row)?;
-            }
-        });
+        for ids in ps_ids.chunks(PRACTITIONERS_PER_QUERY) {
+            let sql = sqlx::AssertSqlSafe(rejected_sql(ids.len()));
+            on_pool!(self, p => {
+                let mut q = sqlx::query_as::<_, StatementRejected>(sql)
+                    .bind(run_id).bind(business_date).bind(r03_label);
+                for id in ids {
+                    q = q.bind(*id);
+                }
+                let mut rows = q.fetch(p);
+                while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
+                    f(row)?;
+                }
+            });
+        }
         Ok(())
     }
 }
