@@ -12,6 +12,12 @@ use tpsettle::import::{self, ImportError, Kind};
 use tpsettle::settlement::Settlement;
 use tpsettle::store::Store;
 
+/// mimalloc rather than glibc's malloc: on a national day the statements'
+/// rendering threads left glibc's per-thread arenas holding ~1 GB of freed
+/// memory (docs/performance.md, "ten million claims, again").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "tpsettle",

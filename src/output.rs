@@ -57,17 +57,17 @@ pub type FileWriter = HashingWriter<BufWriter<File>>;
 pub struct FileTarget {
     /// Path relative to the run folder, with `/` separators (manifest form).
     pub rel_path: String,
-    final_path: PathBuf,
     tmp_path: PathBuf,
 }
 
-/// A complete file still under its temporary name.
+/// A complete file still under its temporary name. Kept small: a national
+/// day stages ~870,000 files and holds them all until it publishes (the
+/// final path is derived, the hash kept as bytes).
 #[derive(Debug)]
 pub struct StagedFile {
     pub rel_path: String,
-    pub sha256: String,
     pub bytes: u64,
-    final_path: PathBuf,
+    sha256: [u8; 32],
     tmp_path: PathBuf,
 }
 
@@ -96,9 +96,8 @@ pub fn write_whole(
     crash_point!("output.after_write");
     Ok(StagedFile {
         rel_path: target.rel_path,
-        sha256: hex::encode(Sha256::digest(bytes)),
+        sha256: Sha256::digest(bytes).into(),
         bytes: bytes.len() as u64,
-        final_path: target.final_path,
         tmp_path: target.tmp_path,
     })
 }
@@ -116,7 +115,6 @@ fn open_partial(run_dir: &Path, rel_path: &str) -> Result<(FileTarget, File), Ou
     let file = opts.open(&tmp_path).map_err(err(&tmp_path))?;
     let target = FileTarget {
         rel_path: rel_path.to_owned(),
-        final_path,
         tmp_path,
     };
     Ok((target, file))
@@ -139,19 +137,31 @@ impl FileTarget {
         crash_point!("output.after_write");
         Ok(StagedFile {
             rel_path: self.rel_path,
-            sha256: hex::encode(hasher.finalize()),
+            sha256: hasher.finalize().into(),
             bytes,
-            final_path: self.final_path,
             tmp_path: self.tmp_path,
         })
     }
 }
 
 impl StagedFile {
+    /// SHA-256 of the file's bytes, in lower-case hex (manifest form).
+    pub fn sha256(&self) -> String {
+        hex::encode(self.sha256)
+    }
+
+    /// Where [`StagedFile::publish`] puts it: beside the temporary file,
+    /// under the name `rel_path` ends with.
+    pub fn final_path(&self) -> PathBuf {
+        let name = Path::new(&self.rel_path).file_name().unwrap_or_default();
+        self.tmp_path.with_file_name(name)
+    }
+
     /// Renames the file into place. Call [`sync_dir`] before (contents) and
     /// after (renames) publishing a batch.
     pub fn publish(&self) -> Result<(), OutputError> {
-        fs::rename(&self.tmp_path, &self.final_path).map_err(err(&self.final_path))?;
+        let final_path = self.final_path();
+        fs::rename(&self.tmp_path, &final_path).map_err(err(&final_path))?;
         crash_point!("output.after_publish");
         Ok(())
     }
@@ -206,9 +216,10 @@ mod tests {
             "not visible before publish"
         );
         assert_eq!(
-            staged.sha256,
+            staged.sha256(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+        assert_eq!(staged.final_path(), dir.path().join("sub/a.txt"));
         staged.publish().unwrap();
         assert_eq!(fs::read(dir.path().join("sub/a.txt")).unwrap(), b"abc");
         #[cfg(unix)]
@@ -229,7 +240,7 @@ mod tests {
         w.write_all(b"abc").unwrap();
         let streamed = target.seal(w).unwrap();
         let whole = write_whole(dir.path(), "whole/a.txt", b"abc").unwrap();
-        assert_eq!((&whole.sha256, whole.bytes), (&streamed.sha256, 3));
+        assert_eq!((whole.sha256(), whole.bytes), (streamed.sha256(), 3));
         assert!(
             !dir.path().join("whole/a.txt").exists(),
             "not visible before publish"

@@ -9,11 +9,14 @@ use crate::spreadsheet::defuse;
 
 /// Indices of `letters` in print order: postcode, then `ps_id`.
 pub fn print_order(letters: &[Letter]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..letters.len()).collect();
-    order.sort_by(|&a, &b| {
-        let (a, b) = (&letters[a], &letters[b]);
-        (a.postcode.as_str(), a.ps_id.as_str()).cmp(&(b.postcode.as_str(), b.ps_id.as_str()))
-    });
+    print_order_by(letters, |l| (l.postcode.as_str(), l.ps_id.as_str()))
+}
+
+/// Indices of `items` in print order, `key` giving each one's (postcode,
+/// `ps_id`).
+pub fn print_order_by<T>(items: &[T], key: impl Fn(&T) -> (&str, &str)) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by(|&a, &b| key(&items[a]).cmp(&key(&items[b])));
     order
 }
 

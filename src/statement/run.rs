@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use super::batch::{manifest_csv, print_order};
+use super::batch::{manifest_csv, print_order, print_order_by};
 use super::letter::{Letter, PaidRow, RejectedRow, Sender};
 use super::render::{RenderError, render};
 use super::template::{Template, builtin};
@@ -76,11 +76,11 @@ pub async fn write_run(
     write_run_in_volumes(store, sender, run, run_dir, LETTERS_PER_VOLUME).await
 }
 
-/// [`write_run`] with `per_volume` letters a print-batch volume. Only the
-/// letters' heads are held for the whole run; their lines are read from
-/// the database a volume at a time, while the volume before is rendered,
-/// so memory follows the volume and not the day (a national day has
-/// 300,000 letters of ~3 KB of lines each).
+/// [`write_run`] with `per_volume` letters a print-batch volume. Only who
+/// gets a letter (`ps_id`, postcode) is held for the whole run; a volume's
+/// letters, heads and lines, are read from the database while the volume
+/// before is rendered, so memory follows the volume and not the day (a
+/// national day has 300,000 letters).
 pub async fn write_run_in_volumes(
     store: &Store,
     sender: Sender,
@@ -89,40 +89,36 @@ pub async fn write_run_in_volumes(
     per_volume: usize,
 ) -> Result<Statements, StatementError> {
     let started = Instant::now();
-    let heads = store.statement_heads(&run.run_id).await?;
-    let expected = heads
-        .iter()
-        .map(|h| (h.ps_id.clone(), h.noemie_claims, h.noemie_cents))
-        .collect();
-    let letters = heads
-        .into_iter()
-        .map(|h| letter(h, run))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut keys = store.statement_keys(&run.run_id).await?;
+    // By `ps_id`: the letters' files come in this order (the manifest's).
+    keys.sort_unstable();
     let mut out = Statements {
-        letters: letters.len(),
-        expected,
+        letters: keys.len(),
         ..Statements::default()
     };
-    if letters.is_empty() {
+    if keys.is_empty() {
         return Ok(out);
     }
-    let mut done = Rendered::new(letters.len());
+    let mut done = Rendered::new(keys.len());
     let volumes = Volumes {
         store,
         sender,
         run,
         run_dir,
-        letters: &letters,
+        keys: &keys,
     };
     if let Err(e) = volumes.render(per_volume, &mut done).await {
         done.discard();
         return Err(e);
     }
-    out.printed = letters
-        .iter()
-        .zip(&done.printed)
-        .map(|(l, &(claims, cents))| (l.ps_id.clone(), claims, cents))
-        .collect();
+    let with_id = |v: &[(i64, i64)]| -> Vec<(String, i64, i64)> {
+        keys.iter()
+            .zip(v)
+            .map(|((ps_id, _), &(claims, cents))| (ps_id.clone(), claims, cents))
+            .collect()
+    };
+    out.printed = with_id(&done.printed);
+    out.expected = with_id(&done.expected);
     (out.files, out.pages) = done.into_files();
     tracing::info!(
         statements = out.letters,
@@ -139,8 +135,8 @@ struct Volumes<'a> {
     sender: Sender,
     run: &'a Run,
     run_dir: &'a Path,
-    /// The heads, without lines, by `ps_id`.
-    letters: &'a [Letter],
+    /// Who gets a letter: (`ps_id`, postcode), by `ps_id`.
+    keys: &'a [(String, String)],
 }
 
 type Rendering = tokio::task::JoinHandle<Result<RenderedVolume, StatementError>>;
@@ -148,7 +144,9 @@ type Rendering = tokio::task::JoinHandle<Result<RenderedVolume, StatementError>>
 impl Volumes<'_> {
     /// Reads volume n+1 while volume n renders on a blocking thread.
     async fn render(&self, per_volume: usize, done: &mut Rendered) -> Result<(), StatementError> {
-        let order = print_order(self.letters);
+        let order = print_order_by(self.keys, |(ps_id, postcode)| {
+            (postcode.as_str(), ps_id.as_str())
+        });
         let mut rendering: Option<(&[usize], Rendering)> = None;
         for (n, volume) in order.chunks(per_volume.max(1)).enumerate() {
             let loaded = self.load(volume).await;
@@ -157,9 +155,10 @@ impl Volumes<'_> {
             if let Some((v, r)) = rendering.take() {
                 done.add(v, joined(r).await?);
             }
-            let loaded = loaded?;
-            for (&i, l) in volume.iter().zip(&loaded) {
+            let (loaded, expected) = loaded?;
+            for ((&i, l), e) in volume.iter().zip(&loaded).zip(expected) {
                 done.printed[i] = (l.paid.len() as i64, l.totals().amc_paid_cents);
+                done.expected[i] = e;
             }
             let (sender, dir) = (self.sender.clone(), self.run_dir.to_path_buf());
             let r = tokio::task::spawn_blocking(move || {
@@ -174,13 +173,14 @@ impl Volumes<'_> {
         Ok(())
     }
 
-    /// The letters `volume` (indices, in print order) with their lines.
-    async fn load(&self, volume: &[usize]) -> Result<Vec<Letter>, StoreError> {
-        let mut loaded: Vec<Letter> = volume.iter().map(|&i| self.letters[i].clone()).collect();
+    /// The letters `volume` (indices of `keys`, in print order) with their
+    /// lines, and what the database adds up for each: (NOEMIE claims of
+    /// the transfer, NOEMIE part in cents).
+    async fn load(&self, volume: &[usize]) -> Result<(Vec<Letter>, Vec<(i64, i64)>), StoreError> {
         let at: HashMap<&str, usize> = volume
             .iter()
             .enumerate()
-            .map(|(k, &i)| (self.letters[i].ps_id.as_str(), k))
+            .map(|(k, &i)| (self.keys[i].0.as_str(), k))
             .collect();
         let find = |ps_id: &str| {
             at.get(ps_id).copied().ok_or_else(|| {
@@ -189,6 +189,24 @@ impl Volumes<'_> {
         };
         let ids: Vec<&str> = at.keys().copied().collect();
         let run = self.run;
+        let mut slots: Vec<Option<(Letter, (i64, i64))>> =
+            (0..volume.len()).map(|_| None).collect();
+        for h in self.store.statement_heads(&run.run_id, &ids).await? {
+            let k = find(&h.ps_id)?;
+            let expected = (h.noemie_claims, h.noemie_cents);
+            slots[k] = Some((letter(h, run)?, expected));
+        }
+        let (mut loaded, expected): (Vec<Letter>, Vec<(i64, i64)>) = slots
+            .into_iter()
+            .zip(volume)
+            .map(|(slot, &i)| {
+                slot.ok_or_else(|| {
+                    StoreError::Corrupt(format!("no statement head for {}", self.keys[i].0))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .unzip();
         self.store
             .stream_statement_paid(&run.run_id, &ids, |r: StatementPaid| {
                 loaded[find(&r.ps_id)?].paid.push(PaidRow {
@@ -222,7 +240,7 @@ impl Volumes<'_> {
                 },
             )
             .await?;
-        Ok(loaded)
+        Ok((loaded, expected))
     }
 }
 
@@ -265,6 +283,9 @@ struct Rendered {
     pages: usize,
     /// Per letter: claims listed and total printed in cents.
     printed: Vec<(i64, i64)>,
+    /// Per letter, from the database: NOEMIE claims of the transfer and
+    /// NOEMIE part in cents.
+    expected: Vec<(i64, i64)>,
 }
 
 impl Rendered {
@@ -274,6 +295,7 @@ impl Rendered {
             batch: Vec::new(),
             pages: 0,
             printed: vec![(0, 0); letters],
+            expected: vec![(0, 0); letters],
         }
     }
 

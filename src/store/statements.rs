@@ -62,17 +62,30 @@ pub struct StatementRejected {
     pub label: String,
 }
 
-/// Practitioner payments of the run that hold a NOEMIE-origin claim.
-const HEADS: &str = "SELECT p.payee_id AS ps_id, pr.name, pr.address_line, pr.postcode, \
+/// Who gets a letter: the run's practitioner payments holding a
+/// NOEMIE-origin claim, with the postcode that orders the print batch.
+const KEYS: &str = "SELECT p.payee_id AS ps_id, pr.postcode \
+    FROM payments p JOIN practitioners pr ON pr.ps_id = p.payee_id \
+    WHERE p.run_id = $1 AND p.payee_kind = 'practitioner' \
+      AND EXISTS (SELECT 1 FROM payment_claims pc \
+        WHERE pc.reference = p.reference AND pc.origin = 'NOEMIE')";
+
+/// The heads of the run's practitioners `$2…` (a volume's).
+fn heads_sql(practitioners: usize) -> String {
+    format!(
+        "SELECT p.payee_id AS ps_id, pr.name, pr.address_line, pr.postcode, \
       pr.city, pr.country, p.reference, p.amount_cents, p.iban, p.account_holder, \
       CAST(SUM(pc.amount_cents) AS BIGINT) AS noemie_cents, COUNT(*) AS noemie_claims \
     FROM payments p \
     JOIN practitioners pr ON pr.ps_id = p.payee_id \
     JOIN payment_claims pc ON pc.reference = p.reference \
-    WHERE p.run_id = $1 AND p.payee_kind = 'practitioner' AND pc.origin = 'NOEMIE' \
+    WHERE p.run_id = $1 AND p.payee_kind = 'practitioner' AND p.payee_id IN ({}) \
+      AND pc.origin = 'NOEMIE' \
     GROUP BY p.payee_id, pr.name, pr.address_line, pr.postcode, pr.city, pr.country, \
-      p.reference, p.amount_cents, p.iban, p.account_holder \
-    ORDER BY p.payee_id";
+      p.reference, p.amount_cents, p.iban, p.account_holder",
+        placeholders(2, practitioners)
+    )
+}
 
 /// The paid NOEMIE claims of the run's practitioners `$2…` (a volume's).
 fn paid_sql(practitioners: usize) -> String {
@@ -142,9 +155,31 @@ fn rejected_sql(practitioners: usize) -> String {
 }
 
 impl Store {
-    /// One head per statement of the run, by `ps_id`.
-    pub async fn statement_heads(&self, run_id: &str) -> Result<Vec<StatementHead>> {
-        Ok(on_pool!(self, p => sqlx::query_as(HEADS).bind(run_id).fetch_all(p).await?))
+    /// Every statement of the run: (`ps_id`, postcode), in no particular
+    /// order.
+    pub async fn statement_keys(&self, run_id: &str) -> Result<Vec<(String, String)>> {
+        Ok(on_pool!(self, p => sqlx::query_as(KEYS).bind(run_id).fetch_all(p).await?))
+    }
+
+    /// The heads of the statements of the run's practitioners `ps_ids`
+    /// (those paid for a NOEMIE claim), in no particular order.
+    pub async fn statement_heads(
+        &self,
+        run_id: &str,
+        ps_ids: &[&str],
+    ) -> Result<Vec<StatementHead>> {
+        let mut heads = Vec::with_capacity(ps_ids.len());
+        for ids in ps_ids.chunks(PRACTITIONERS_PER_QUERY) {
+            let sql = sqlx::AssertSqlSafe(heads_sql(ids.len()));
+            on_pool!(self, p => {
+                let mut q = sqlx::query_as::<_, StatementHead>(sql).bind(run_id);
+                for id in ids {
+                    q = q.bind(*id);
+                }
+                heads.extend(q.fetch_all(p).await?);
+            });
+        }
+        Ok(heads)
     }
 
     /// The paid NOEMIE claims of the run's practitioners `ps_ids`, each
