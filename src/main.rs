@@ -12,9 +12,10 @@ use tpsettle::import::{self, ImportError, Kind};
 use tpsettle::settlement::Settlement;
 use tpsettle::store::Store;
 
-/// mimalloc rather than glibc's malloc: on a national day the statements'
-/// rendering threads left glibc's per-thread arenas holding ~1 GB of freed
-/// memory (docs/performance.md, "ten million claims, again").
+/// mimalloc rather than glibc's malloc, for Rust and (feature `override`)
+/// for SQLite's C code too: on a national day glibc's per-thread arenas
+/// kept ~800 MB of freed memory, the statements' rendering threads' most
+/// of it (docs/performance.md, "ten million claims again").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
