@@ -188,15 +188,27 @@ impl Volumes<'_> {
             })
         };
         let ids: Vec<&str> = at.keys().copied().collect();
-        let run = self.run;
+        let (mut loaded, expected) = self.heads(volume, &ids, find).await?;
+        self.lines(&ids, &mut loaded, find).await?;
+        Ok((loaded, expected))
+    }
+
+    /// The volume's letters without lines, in the volume's order (`find`
+    /// gives a `ps_id`'s place in it), and their expected figures.
+    async fn heads(
+        &self,
+        volume: &[usize],
+        ids: &[&str],
+        find: impl Fn(&str) -> Result<usize, StoreError>,
+    ) -> Result<(Vec<Letter>, Vec<(i64, i64)>), StoreError> {
         let mut slots: Vec<Option<(Letter, (i64, i64))>> =
             (0..volume.len()).map(|_| None).collect();
-        for h in self.store.statement_heads(&run.run_id, &ids).await? {
+        for h in self.store.statement_heads(&self.run.run_id, ids).await? {
             let k = find(&h.ps_id)?;
             let expected = (h.noemie_claims, h.noemie_cents);
-            slots[k] = Some((letter(h, run)?, expected));
+            slots[k] = Some((letter(h, self.run)?, expected));
         }
-        let (mut loaded, expected): (Vec<Letter>, Vec<(i64, i64)>) = slots
+        let heads = slots
             .into_iter()
             .zip(volume)
             .map(|(slot, &i)| {
@@ -204,12 +216,21 @@ impl Volumes<'_> {
                     StoreError::Corrupt(format!("no statement head for {}", self.keys[i].0))
                 })
             })
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .unzip();
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(heads.into_iter().unzip())
+    }
+
+    /// Fills the letters with their paid claims and rejections.
+    async fn lines(
+        &self,
+        ids: &[&str],
+        letters: &mut [Letter],
+        find: impl Fn(&str) -> Result<usize, StoreError>,
+    ) -> Result<(), StoreError> {
+        let run = self.run;
         self.store
-            .stream_statement_paid(&run.run_id, &ids, |r: StatementPaid| {
-                loaded[find(&r.ps_id)?].paid.push(PaidRow {
+            .stream_statement_paid(&run.run_id, ids, |r: StatementPaid| {
+                letters[find(&r.ps_id)?].paid.push(PaidRow {
                     invoice_no: r.invoice_no,
                     care_date: r.care_date,
                     beneficiary: r.beneficiary,
@@ -226,9 +247,9 @@ impl Volumes<'_> {
                 &run.run_id,
                 run.business_date,
                 r03,
-                &ids,
+                ids,
                 |r: StatementRejected| {
-                    loaded[find(&r.ps_id)?].rejected.push(RejectedRow {
+                    letters[find(&r.ps_id)?].rejected.push(RejectedRow {
                         invoice_no: r.invoice_no,
                         care_date: r.care_date,
                         beneficiary: r.beneficiary,
@@ -239,8 +260,7 @@ impl Volumes<'_> {
                     Ok::<_, StoreError>(())
                 },
             )
-            .await?;
-        Ok((loaded, expected))
+            .await
     }
 }
 
@@ -362,7 +382,7 @@ pub fn render_all_in_volumes(
 
 /// One volume rendered: its letters' own files and their pages (in the
 /// volume's order), and the volume's PDF and CSV.
-pub struct RenderedVolume {
+struct RenderedVolume {
     singles: Vec<StagedFile>,
     pages: Vec<usize>,
     batch: Vec<StagedFile>,
