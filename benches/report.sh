@@ -121,7 +121,7 @@ INSERT INTO payment_claims (ps_id, invoice_no, reference, amount_cents, origin, 
 INSERT INTO unpaid_claims
   SELECT c.ps_id, c.invoice_no, c.received_date, c.deadline, c.amc_due_cents,
          CASE WHEN c.mode = 'TP' THEN 'practitioner' ELSE 'adherent' END,
-         CASE WHEN c.mode = 'TP' THEN c.ps_id ELSE c.adherent_id END, c.origin
+         CASE WHEN c.mode = 'TP' THEN c.ps_id ELSE c.adherent_id END, c.origin, c.adherent_id
   FROM claims c
   WHERE c.status = 'accepted'
     AND NOT EXISTS (SELECT 1 FROM payment_claims pc WHERE pc.ps_id = c.ps_id AND pc.invoice_no = c.invoice_no);
@@ -134,8 +134,12 @@ UPDATE runs r SET payments = t.n, amount_cents = t.total
 INSERT INTO run_files SELECT run_id, 'manifest.json', repeat('0', 64), 1000 FROM runs;
 INSERT INTO run_files SELECT run_id, 'sepa/' || run_id || '.xml', repeat('1', 64), 100000 FROM runs;
 INSERT INTO run_files SELECT run_id, 'rsp/' || payee_id || '.rsp', repeat('2', 64), 2000 FROM payments;
-VACUUM ANALYZE;
 SQL
+    # What each run records for the report when it is planned, filled the
+    # way migration 0008 fills it for runs made before it.
+    sed -n '/^-- The runs made before this migration/,$p' migrations/0008_sla_paid_counts.sql |
+        psql "$PG_URL" -v ON_ERROR_STOP=1 -q
+    psql "$PG_URL" -qc "VACUUM ANALYZE"
 }
 
 if [ -z "${BENCH_REUSE_DB:-}" ] || ! psql "$PG_URL" -qAtc "SELECT 1 FROM claims LIMIT 1" >/dev/null 2>&1; then

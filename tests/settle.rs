@@ -745,6 +745,10 @@ both!(
             "DROP TABLE unpaid_claims",
             "DROP TABLE unreturned_rejections",
             "DELETE FROM _sqlx_migrations WHERE version = 6",
+            // Migration 0008 adds to `unpaid_claims`: it runs again after 0006.
+            "DROP TABLE sla_late_paid",
+            "DROP TABLE sla_paid_counts",
+            "DELETE FROM _sqlx_migrations WHERE version = 8",
         ] {
             common::audit::execute(&db.store, sql).await.unwrap();
         }
@@ -836,6 +840,72 @@ both!(
         store.close().await;
 
         common::audit::check_run(&db.store, day("2026-12-01"), &db.path("out")).await;
+        db.cleanup().await;
+    }
+);
+
+/// The SLA report's tables for November and 1 December, as CSV text.
+async fn sla_files(store: &tpsettle::store::Store, out: &Path) -> [String; 4] {
+    let (from, to) = (day("2026-11-01"), day("2026-12-01"));
+    tpsettle::report::sla_report(store, &Config::default(), &cal(), from, to, out)
+        .await
+        .unwrap();
+    [
+        "sla_daily.csv",
+        "sla_breakdown.csv",
+        "sla_delays.csv",
+        "late_claims.csv",
+    ]
+    .map(|f| std::fs::read_to_string(out.join(f)).unwrap())
+}
+
+// Migration 0008 has each run record, when planned, what the SLA report
+// needs of its paid claims. Run again on a settled database (its tables
+// dropped, `unpaid_claims` without the member), it records the runs
+// already made from their paid claims: the claims paid late one by one
+// (claims 2 and 6), the others counted; the report reads the same figures
+// from them, and the next run records its own.
+both!(
+    migration_0008_records_the_runs_already_made_for_the_report,
+    |db| async move {
+        load_day(&db).await;
+        let config = Config::default();
+        settle(&db, &config, "2026-12-01", &db.path("out"))
+            .await
+            .unwrap();
+        let before = sla_files(&db.store, &db.path("report-before")).await;
+        let late_listed = "SELECT CAST(SUM(invoice_no) AS BIGINT) FROM sla_late_paid";
+        assert_eq!(
+            common::audit::scalar(&db.store, late_listed, &[]).await,
+            2 + 6
+        );
+        assert!(
+            before[3].contains("100000003"),
+            "claim 6 in the late list: {}",
+            before[3]
+        );
+
+        for sql in [
+            "DROP TABLE sla_late_paid",
+            "DROP TABLE sla_paid_counts",
+            "ALTER TABLE unpaid_claims DROP COLUMN adherent_id",
+            "DELETE FROM _sqlx_migrations WHERE version = 8",
+        ] {
+            common::audit::execute(&db.store, sql).await.unwrap();
+        }
+        let store = tpsettle::store::Store::connect(&db.url).await.unwrap();
+        common::audit::check_unpaid_and_unreturned(&store).await;
+        assert_eq!(common::audit::scalar(&store, late_listed, &[]).await, 2 + 6);
+        let after = sla_files(&store, &db.path("report-after")).await;
+        assert_eq!(after, before, "the same report from the records rebuilt");
+        store.close().await;
+
+        settle(&db, &config, "2026-12-02", &db.path("out"))
+            .await
+            .unwrap();
+        common::audit::check_run(&db.store, day("2026-12-02"), &db.path("out")).await;
+        let runs_counted = "SELECT COUNT(DISTINCT run_id) FROM sla_paid_counts";
+        assert_eq!(common::audit::scalar(&db.store, runs_counted, &[]).await, 2);
         db.cleanup().await;
     }
 );

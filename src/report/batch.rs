@@ -67,21 +67,31 @@ impl<'a> Batcher<'a> {
         o: &Outcome,
         calendar_deadline: NaiveDate,
     ) -> PolarsResult<()> {
-        self.out.deadline_mismatches += u64::from(calendar_deadline != c.deadline);
-        self.claims.push(c, o);
+        let Ok(n) = u64::try_from(c.claims) else {
+            polars_bail!(ComputeError:
+                "{} claims received {} counted as one row", c.claims, c.received_date);
+        };
+        if calendar_deadline != c.deadline {
+            self.out.deadline_mismatches += n;
+        }
+        // A counted row becomes as many claim rows: the aggregates (medians
+        // and quantiles among them) then see every claim, as they always did.
+        for _ in 0..n {
+            self.claims.push(c, o);
+            if self.claims.len >= BATCH_ROWS {
+                self.flush()?;
+            }
+        }
         if o.status.is_late() {
             // The query gives the detail of every claim not paid on time.
-            let Some(d) = &c.detail else {
+            let (Some(d), 1) = (&c.detail, n) else {
                 polars_bail!(ComputeError:
-                    "late claim received {} without its detail", c.received_date);
+                    "late claims received {} without their detail", c.received_date);
             };
             let penalty = self
                 .penalties
                 .map(|s| s.penalty_cents(o.delay_working_days.unwrap_or(0), d.amc_due_cents));
             self.late.push(c, d, o, penalty);
-        }
-        if self.claims.len >= BATCH_ROWS {
-            self.flush()?;
         }
         Ok(())
     }

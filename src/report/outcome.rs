@@ -244,6 +244,7 @@ mod tests {
             deadline: cal.deadline(d(received)),
             paid_run_date: paid_run.map(d),
             held,
+            claims: 1,
             detail: Some(ClaimDetail {
                 ps_id: "100000001",
                 invoice_no: 1,

@@ -321,14 +321,14 @@ const INSERT_DUPLICATES: &str = "INSERT INTO claim_duplicates (import_sha256, li
 macro_rules! insert_unpaid {
     () => {
         "INSERT INTO unpaid_claims (ps_id, invoice_no, received_date, deadline, amc_due_cents, \
-         payee_kind, payee_id, origin)"
+         payee_kind, payee_id, origin, adherent_id)"
     };
 }
 macro_rules! unpaid_from_claim {
     () => {
         "ps_id, invoice_no, received_date, deadline, amc_due_cents, \
          CASE WHEN mode = 'TP' THEN 'practitioner' ELSE 'adherent' END, \
-         CASE WHEN mode = 'TP' THEN ps_id ELSE adherent_id END, origin"
+         CASE WHEN mode = 'TP' THEN ps_id ELSE adherent_id END, origin, adherent_id"
     };
 }
 macro_rules! insert_unreturned {

@@ -8,13 +8,18 @@ use sqlx::{FromRow, Row};
 
 use super::{Result, Store, StoreError, on_pool};
 
-/// One accepted TP claim of the period, borrowed from the database row (no
-/// allocation per row: the report streams millions of them).
+/// Accepted TP claims of the period with what became of them, borrowed
+/// from the database row (no allocation per row). A row stands for
+/// `claims` claims that share every field: the on-time ones come as the
+/// counts their runs recorded (migration 0008), a few hundred rows a run;
+/// the others, the few that can be late and the only ones the report
+/// lists, one by one with their detail.
 #[derive(Debug)]
 pub struct SlaClaimRow<'r> {
     pub origin: &'r str,
-    /// The member's centre de gestion; `None` when the member is unknown
-    /// (a TP claim does not need a known member).
+    /// The member's centre de gestion (when the run paid the claim, or now
+    /// for an unpaid one); `None` when the member is unknown (a TP claim
+    /// does not need a known member).
     pub centre: Option<&'r str>,
     pub received_date: NaiveDate,
     /// As recorded at import (the calendar's 4th working day after receipt).
@@ -26,10 +31,10 @@ pub struct SlaClaimRow<'r> {
     /// looked up only for a claim not paid on time, whose lateness it
     /// explains (false for the others).
     pub held: bool,
+    /// How many claims the row stands for: 1 when it has a detail.
+    pub claims: i64,
     /// Only for a claim not paid on time (unpaid, or paid by a run executing
-    /// after its recorded deadline): the few that can be late, and the only
-    /// ones the report lists. Leaving them out of the on-time rows spares
-    /// the database and the client most of the bytes.
+    /// after its recorded deadline).
     pub detail: Option<ClaimDetail<'r>>,
 }
 
@@ -42,27 +47,44 @@ pub struct ClaimDetail<'r> {
     pub imported_at: Option<&'r str>,
 }
 
-/// "Not paid on time" (unpaid, or paid by a run executing after the
-/// deadline) gates the detail columns and the two scalar subqueries (held,
-/// import time): run for every claim, a sub-select is an index look-up per
-/// row, millions of them in a month.
-const SLA_CLAIMS: &str = "SELECT c.origin, a.centre, c.received_date, c.deadline, \
-      r.business_date AS paid_run_date, \
-      CASE WHEN r.execution_date IS NULL OR r.execution_date > c.deadline \
-        THEN EXISTS (SELECT 1 FROM run_holds h WHERE h.ps_id = c.ps_id AND h.invoice_no = c.invoice_no) \
-        ELSE FALSE END AS held, \
-      CASE WHEN r.execution_date IS NULL OR r.execution_date > c.deadline THEN c.ps_id END AS ps_id, \
-      CASE WHEN r.execution_date IS NULL OR r.execution_date > c.deadline THEN c.invoice_no END AS invoice_no, \
-      CASE WHEN r.execution_date IS NULL OR r.execution_date > c.deadline THEN c.amc_due_cents END AS amc_due_cents, \
-      CASE WHEN r.execution_date IS NULL OR r.execution_date > c.deadline \
-        THEN (SELECT i.imported_at FROM imports i WHERE i.sha256 = c.import_sha256) END AS imported_at \
-    FROM claims c \
-    LEFT JOIN adherents a ON a.adherent_id = c.adherent_id \
-    LEFT JOIN payment_claims pc ON pc.ps_id = c.ps_id AND pc.invoice_no = c.invoice_no \
-    LEFT JOIN payments p ON p.reference = pc.reference \
-    LEFT JOIN runs r ON r.run_id = p.run_id \
-    WHERE c.status = 'accepted' AND c.mode = 'TP' \
-      AND c.received_date >= $1 AND c.received_date <= $2";
+/// What the runs paid of the period, as counted when each was planned.
+/// The groups a run paid late are itemised in `sla_late_paid`: streamed
+/// from there, and only counted here, to check the two agree.
+const SLA_PAID_COUNTS: &str = "SELECT t.origin, t.centre, t.received_date, t.deadline, \
+      r.business_date, r.execution_date, t.claims \
+    FROM sla_paid_counts t JOIN runs r ON r.run_id = t.run_id \
+    WHERE t.received_date >= $1 AND t.received_date <= $2";
+
+/// Both itemised reads give these columns, in this order (see
+/// [`detail_row`]): the claim, whether a run ever held it, when its file
+/// was imported.
+macro_rules! detail_columns {
+    () => {
+        "c.ps_id, c.invoice_no, c.amc_due_cents, \
+         EXISTS (SELECT 1 FROM run_holds h WHERE h.ps_id = c.ps_id AND h.invoice_no = c.invoice_no), \
+         (SELECT i.imported_at FROM imports i WHERE i.sha256 = c.import_sha256)"
+    };
+}
+
+/// Claims of the period paid after their deadline, by the run that did.
+const SLA_LATE_PAID: &str = concat!(
+    "SELECT c.origin, l.centre, c.received_date, c.deadline, r.business_date, ",
+    detail_columns!(),
+    " FROM sla_late_paid l \
+    JOIN claims c ON c.ps_id = l.ps_id AND c.invoice_no = l.invoice_no \
+    JOIN runs r ON r.run_id = l.run_id \
+    WHERE l.received_date >= $1 AND l.received_date <= $2"
+);
+
+/// TP claims of the period still unpaid (held, or waiting for a run).
+const SLA_UNPAID: &str = concat!(
+    "SELECT c.origin, a.centre, c.received_date, c.deadline, CAST(NULL AS DATE), ",
+    detail_columns!(),
+    " FROM unpaid_claims u \
+    JOIN claims c ON c.ps_id = u.ps_id AND c.invoice_no = u.invoice_no \
+    LEFT JOIN adherents a ON a.adherent_id = u.adherent_id \
+    WHERE u.payee_kind = 'practitioner' AND u.received_date >= $1 AND u.received_date <= $2"
+);
 
 /// A settlement run as the report's ledger shows it.
 #[derive(Clone, Debug, FromRow)]
@@ -105,33 +127,47 @@ impl Store {
         to: NaiveDate,
         mut f: impl FnMut(SlaClaimRow<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
+        let mut counted_late = 0i64;
         on_pool!(self, p => {
-            let mut rows = sqlx::query(SLA_CLAIMS).bind(from).bind(to).fetch(p);
+            let mut rows = sqlx::query(SLA_PAID_COUNTS).bind(from).bind(to).fetch(p);
             while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
-                let ps_id: Option<&str> = row.try_get(6).map_err(StoreError::from)?;
-                let invoice_no: Option<i64> = row.try_get(7).map_err(StoreError::from)?;
-                let amc_due_cents: Option<i64> = row.try_get(8).map_err(StoreError::from)?;
-                let detail = match (ps_id, invoice_no, amc_due_cents) {
-                    (Some(ps_id), Some(invoice_no), Some(amc_due_cents)) => Some(ClaimDetail {
-                        ps_id,
-                        invoice_no,
-                        amc_due_cents,
-                        imported_at: row.try_get(9).map_err(StoreError::from)?,
-                    }),
-                    _ => None,
-                };
-                let claim = SlaClaimRow {
+                let deadline: NaiveDate = row.try_get(3).map_err(StoreError::from)?;
+                let executed: NaiveDate = row.try_get(5).map_err(StoreError::from)?;
+                let claims: i64 = row.try_get(6).map_err(StoreError::from)?;
+                if executed > deadline {
+                    counted_late += claims;
+                    continue;
+                }
+                f(SlaClaimRow {
                     origin: row.try_get(0).map_err(StoreError::from)?,
                     centre: row.try_get(1).map_err(StoreError::from)?,
                     received_date: row.try_get(2).map_err(StoreError::from)?,
-                    deadline: row.try_get(3).map_err(StoreError::from)?,
-                    paid_run_date: row.try_get(4).map_err(StoreError::from)?,
-                    held: row.try_get(5).map_err(StoreError::from)?,
-                    detail,
-                };
-                f(claim)?;
+                    deadline,
+                    paid_run_date: Some(row.try_get(4).map_err(StoreError::from)?),
+                    held: false,
+                    claims,
+                    detail: None,
+                })?;
             }
         });
+        let mut itemised_late = 0i64;
+        for sql in [SLA_LATE_PAID, SLA_UNPAID] {
+            on_pool!(self, p => {
+                let mut rows = sqlx::query(sql).bind(from).bind(to).fetch(p);
+                while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
+                    let claim = detail_row(&row).map_err(StoreError::from)?;
+                    itemised_late += i64::from(claim.paid_run_date.is_some());
+                    f(claim)?;
+                }
+            });
+        }
+        if counted_late != itemised_late {
+            return Err(StoreError::Corrupt(format!(
+                "from {from} to {to}, the runs counted {counted_late} claims paid late \
+                 but listed {itemised_late}"
+            ))
+            .into());
+        }
         Ok(())
     }
 
@@ -166,4 +202,30 @@ impl Store {
         let sql = "SELECT ps_id, name FROM practitioners ORDER BY ps_id";
         Ok(on_pool!(self, p => sqlx::query_as(sql).fetch_all(p).await?))
     }
+}
+
+/// A claim read one by one (columns as in [`SLA_LATE_PAID`]).
+fn detail_row<'r, R: Row>(row: &'r R) -> sqlx::Result<SlaClaimRow<'r>>
+where
+    usize: sqlx::ColumnIndex<R>,
+    &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    NaiveDate: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(SlaClaimRow {
+        origin: row.try_get(0)?,
+        centre: row.try_get(1)?,
+        received_date: row.try_get(2)?,
+        deadline: row.try_get(3)?,
+        paid_run_date: row.try_get(4)?,
+        held: row.try_get(8)?,
+        claims: 1,
+        detail: Some(ClaimDetail {
+            ps_id: row.try_get(5)?,
+            invoice_no: row.try_get(6)?,
+            amc_due_cents: row.try_get(7)?,
+            imported_at: row.try_get(9)?,
+        }),
+    })
 }

@@ -138,13 +138,16 @@ impl Tx {
             sqlx::query("DROP TABLE IF EXISTS run_due").execute(&mut **c).await?;
             sqlx::query("CREATE TEMP TABLE run_due (ps_id TEXT NOT NULL, invoice_no BIGINT NOT NULL, \
                          amc_due_cents BIGINT NOT NULL, payee_kind TEXT NOT NULL, payee_id TEXT NOT NULL, \
-                         origin TEXT NOT NULL, deadline DATE NOT NULL)")
+                         origin TEXT NOT NULL, deadline DATE NOT NULL, received_date DATE NOT NULL, \
+                         adherent_id TEXT NOT NULL)")
                 .execute(&mut **c).await?;
             sqlx::query(SNAPSHOT_DUE).bind(run.business_date).execute(&mut **c).await?;
             crash_point!("plan.after_snapshot");
             sqlx::query("CREATE INDEX run_due_payee ON run_due (payee_kind, payee_id)").execute(&mut **c).await?;
             sqlx::query(INSERT_PAYMENTS).bind(run.run_id).bind(run.execution_date).execute(&mut **c).await?;
             sqlx::query(INSERT_PAYMENT_CLAIMS).bind(run.run_id).execute(&mut **c).await?;
+            sqlx::query(INSERT_SLA_PAID_COUNTS).bind(run.run_id).execute(&mut **c).await?;
+            sqlx::query(INSERT_SLA_LATE_PAID).bind(run.run_id).bind(run.execution_date).execute(&mut **c).await?;
             sqlx::query(delete_paid).bind(run.run_id).execute(&mut **c).await?;
             crash_point!("plan.after_payments");
             sqlx::query(INSERT_HOLDS).bind(run.run_id).bind(&labels.practitioner).bind(&labels.adherent)
@@ -231,8 +234,9 @@ pub struct PublishedFile {
 /// `payment_claims` rows go into their primary key in order instead of at
 /// random: on SQLite a national day's planning takes ~30 % less.
 const SNAPSHOT_DUE: &str = "INSERT INTO run_due (ps_id, invoice_no, amc_due_cents, payee_kind, \
-      payee_id, origin, deadline) \
-    SELECT ps_id, invoice_no, amc_due_cents, payee_kind, payee_id, origin, deadline \
+      payee_id, origin, deadline, received_date, adherent_id) \
+    SELECT ps_id, invoice_no, amc_due_cents, payee_kind, payee_id, origin, deadline, \
+      received_date, adherent_id \
     FROM unpaid_claims WHERE received_date < $1 \
     ORDER BY ps_id, invoice_no";
 
@@ -253,6 +257,25 @@ const INSERT_PAYMENT_CLAIMS: &str = "INSERT INTO payment_claims (ps_id, invoice_
       amount_cents, origin, deadline) \
     SELECT d.ps_id, d.invoice_no, p.reference, d.amc_due_cents, d.origin, d.deadline FROM run_due d \
     JOIN payments p ON p.run_id = $1 AND p.payee_kind = d.payee_kind AND p.payee_id = d.payee_id";
+
+/// What the SLA report needs of the run's paid TP claims (migration 0008):
+/// counts by receipt date, deadline, origin and the member's centre...
+const INSERT_SLA_PAID_COUNTS: &str = "INSERT INTO sla_paid_counts (run_id, received_date, \
+      deadline, origin, centre, claims) \
+    SELECT $1, d.received_date, d.deadline, d.origin, a.centre, COUNT(*) FROM run_due d \
+    JOIN payments p ON p.run_id = $1 AND p.payee_kind = d.payee_kind AND p.payee_id = d.payee_id \
+    LEFT JOIN adherents a ON a.adherent_id = d.adherent_id \
+    WHERE d.payee_kind = 'practitioner' \
+    GROUP BY d.received_date, d.deadline, d.origin, a.centre";
+
+/// ...and, one by one, those it pays after their deadline ($2: the run's
+/// execution date), for the late list.
+const INSERT_SLA_LATE_PAID: &str = "INSERT INTO sla_late_paid (ps_id, invoice_no, run_id, \
+      received_date, centre) \
+    SELECT d.ps_id, d.invoice_no, $1, d.received_date, a.centre FROM run_due d \
+    JOIN payments p ON p.run_id = $1 AND p.payee_kind = d.payee_kind AND p.payee_id = d.payee_id \
+    LEFT JOIN adherents a ON a.adherent_id = d.adherent_id \
+    WHERE d.payee_kind = 'practitioner' AND d.deadline < $2";
 
 /// A claim the run pays is no longer unpaid; a held one stays for the
 /// next run. Driven by the run's payments (their claims, by key).

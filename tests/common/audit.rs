@@ -181,7 +181,8 @@ pub async fn check_unpaid_and_unreturned(store: &Store) {
            AND c.received_date = u.received_date AND c.deadline = u.deadline \
            AND c.amc_due_cents = u.amc_due_cents AND c.origin = u.origin \
            AND u.payee_kind = CASE WHEN c.mode = 'TP' THEN 'practitioner' ELSE 'adherent' END \
-           AND u.payee_id = CASE WHEN c.mode = 'TP' THEN c.ps_id ELSE c.adherent_id END)",
+           AND u.payee_id = CASE WHEN c.mode = 'TP' THEN c.ps_id ELSE c.adherent_id END \
+           AND u.adherent_id = c.adherent_id)",
         &[],
     )
     .await;
@@ -228,6 +229,7 @@ pub async fn check_unpaid_and_unreturned(store: &Store) {
     )
     .await;
     assert_eq!(stray, 0, "unreturned rows that are not their rejection");
+    check_sla_records(store).await;
 }
 
 /// Every file under `dir`, as paths relative to it.
@@ -245,4 +247,52 @@ pub fn list_files(dir: &Path) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     walk(dir, dir, &mut out);
     out
+}
+
+/// What each run recorded for the SLA report when it was planned
+/// (migration 0008) is what it paid: its TP claims counted by receipt date,
+/// deadline, origin and member's centre, and those paid after their
+/// deadline one by one. Both read again here from the paid claims
+/// themselves (the four-way join the report no longer makes).
+pub async fn check_sla_records(store: &Store) {
+    let paid = "SELECT p.run_id, c.received_date, c.deadline, c.origin, a.centre, COUNT(*) AS claims \
+        FROM payments p JOIN payment_claims pc ON pc.reference = p.reference \
+        JOIN claims c ON c.ps_id = pc.ps_id AND c.invoice_no = pc.invoice_no \
+        LEFT JOIN adherents a ON a.adherent_id = c.adherent_id \
+        WHERE p.payee_kind = 'practitioner' \
+        GROUP BY p.run_id, c.received_date, c.deadline, c.origin, a.centre";
+    let counted =
+        "SELECT run_id, received_date, deadline, origin, centre, claims FROM sla_paid_counts";
+    let late = "SELECT c.ps_id, c.invoice_no, p.run_id, c.received_date, a.centre \
+        FROM payments p JOIN runs r ON r.run_id = p.run_id \
+        JOIN payment_claims pc ON pc.reference = p.reference \
+        JOIN claims c ON c.ps_id = pc.ps_id AND c.invoice_no = pc.invoice_no \
+        LEFT JOIN adherents a ON a.adherent_id = c.adherent_id \
+        WHERE p.payee_kind = 'practitioner' AND r.execution_date > c.deadline";
+    let listed = "SELECT ps_id, invoice_no, run_id, received_date, centre FROM sla_late_paid";
+    for (what, a, b) in [("counted", counted, paid), ("late", listed, late)] {
+        for (x, y) in [(a, b), (b, a)] {
+            let sql = format!("SELECT COUNT(*) FROM ({x} EXCEPT {y}) d");
+            assert_eq!(
+                scalar(store, &sql, &[]).await,
+                0,
+                "SLA records ({what}): {x} EXCEPT {y}"
+            );
+        }
+    }
+    // EXCEPT is a set difference: a group counted twice would hide in it.
+    let total = scalar(
+        store,
+        "SELECT CAST(COALESCE(SUM(claims), 0) AS BIGINT) FROM sla_paid_counts",
+        &[],
+    )
+    .await;
+    let paid_tp = scalar(
+        store,
+        "SELECT COUNT(*) FROM payment_claims pc JOIN payments p ON p.reference = pc.reference \
+         WHERE p.payee_kind = 'practitioner'",
+        &[],
+    )
+    .await;
+    assert_eq!(total, paid_tp, "SLA counts add up to the paid TP claims");
 }
