@@ -90,25 +90,26 @@ fn spawn_file_thread(
             }
             (written, None)
         })
-        .map_err(|source| {
-            OutputError {
-                path: run_dir.display().to_string(),
-                source,
-            }
-            .into()
-        })
+        .map_err(|source| folder_error(run_dir, source))
 }
 
 fn send(tx: &SyncSender<Built>, built: Built, run_dir: &Path) -> Result<(), SettleError> {
     // Refused only when the file thread has stopped on an error, which the
     // caller reports instead of this one.
     tx.send(built).map_err(|_| {
-        OutputError {
-            path: run_dir.display().to_string(),
-            source: std::io::Error::other("the RSP file thread stopped"),
-        }
-        .into()
+        folder_error(
+            run_dir,
+            std::io::Error::other("the RSP file thread stopped"),
+        )
     })
+}
+
+fn folder_error(run_dir: &Path, source: std::io::Error) -> SettleError {
+    OutputError {
+        path: run_dir.display().to_string(),
+        source,
+    }
+    .into()
 }
 
 fn build(

@@ -469,7 +469,7 @@ fn write_single(
     run_dir: &Path,
 ) -> Result<(StagedFile, usize), StatementError> {
     let (bytes, pages) = render(t, sender, &[letter])?;
-    let f = write_file(run_dir, &format!("{DIR}/{}.pdf", letter.ps_id), &bytes)?;
+    let f = output::write_whole(run_dir, &format!("{DIR}/{}.pdf", letter.ps_id), &bytes)?;
     Ok((f, pages[0]))
 }
 
@@ -483,9 +483,9 @@ fn write_volume(
     run_dir: &Path,
 ) -> Result<(Vec<StagedFile>, Vec<usize>), StatementError> {
     let (bytes, pages) = render(t, sender, letters)?;
-    let pdf = write_file(run_dir, &batch_volume(number, "pdf"), &bytes)?;
+    let pdf = output::write_whole(run_dir, &batch_volume(number, "pdf"), &bytes)?;
     drop(bytes);
-    let csv = write_file(
+    let csv = output::write_whole(
         run_dir,
         &batch_volume(number, "csv"),
         &manifest_csv(letters, &pages),
@@ -494,13 +494,9 @@ fn write_volume(
         Ok(csv) => Ok((vec![pdf, csv], pages)),
         Err(e) => {
             pdf.discard();
-            Err(e)
+            Err(e.into())
         }
     }
-}
-
-fn write_file(run_dir: &Path, rel: &str, bytes: &[u8]) -> Result<StagedFile, StatementError> {
-    Ok(output::write_whole(run_dir, rel, bytes)?)
 }
 
 #[cfg(test)]

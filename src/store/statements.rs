@@ -154,6 +154,27 @@ fn rejected_sql(practitioners: usize) -> String {
     )
 }
 
+/// Runs `$sql(n)` for each slice of at most [`PRACTITIONERS_PER_QUERY`]
+/// practitioners of `$ids`, binding `$binds` then the slice's ids, and calls
+/// `$f` on each row of type `$row`; errors leave the enclosing function.
+macro_rules! by_practitioners {
+    ($store:expr, $row:ty, $sql:expr, [$($bind:expr),*], $ids:expr, $f:expr) => {
+        for ids in $ids.chunks(PRACTITIONERS_PER_QUERY) {
+            let sql = sqlx::AssertSqlSafe($sql(ids.len()));
+            on_pool!($store, p => {
+                let mut q = sqlx::query_as::<_, $row>(sql)$(.bind($bind))*;
+                for id in ids {
+                    q = q.bind(*id);
+                }
+                let mut rows = q.fetch(p);
+                while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
+                    $f(row)?;
+                }
+            });
+        }
+    };
+}
+
 impl Store {
     /// Every statement of the run: (`ps_id`, postcode), in no particular
     /// order.
@@ -169,16 +190,11 @@ impl Store {
         ps_ids: &[&str],
     ) -> Result<Vec<StatementHead>> {
         let mut heads = Vec::with_capacity(ps_ids.len());
-        for ids in ps_ids.chunks(PRACTITIONERS_PER_QUERY) {
-            let sql = sqlx::AssertSqlSafe(heads_sql(ids.len()));
-            on_pool!(self, p => {
-                let mut q = sqlx::query_as::<_, StatementHead>(sql).bind(run_id);
-                for id in ids {
-                    q = q.bind(*id);
-                }
-                heads.extend(q.fetch_all(p).await?);
-            });
-        }
+        let mut keep = |h| -> Result<()> {
+            heads.push(h);
+            Ok(())
+        };
+        by_practitioners!(self, StatementHead, heads_sql, [run_id], ps_ids, keep);
         Ok(heads)
     }
 
@@ -190,19 +206,7 @@ impl Store {
         ps_ids: &[&str],
         mut f: impl FnMut(StatementPaid) -> Result<(), E>,
     ) -> Result<(), E> {
-        for ids in ps_ids.chunks(PRACTITIONERS_PER_QUERY) {
-            let sql = sqlx::AssertSqlSafe(paid_sql(ids.len()));
-            on_pool!(self, p => {
-                let mut q = sqlx::query_as::<_, StatementPaid>(sql).bind(run_id);
-                for id in ids {
-                    q = q.bind(*id);
-                }
-                let mut rows = q.fetch(p);
-                while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
-                    f(row)?;
-                }
-            });
-        }
+        by_practitioners!(self, StatementPaid, paid_sql, [run_id], ps_ids, f);
         Ok(())
     }
 
@@ -218,20 +222,14 @@ impl Store {
         ps_ids: &[&str],
         mut f: impl FnMut(StatementRejected) -> Result<(), E>,
     ) -> Result<(), E> {
-        for ids in ps_ids.chunks(PRACTITIONERS_PER_QUERY) {
-            let sql = sqlx::AssertSqlSafe(rejected_sql(ids.len()));
-            on_pool!(self, p => {
-                let mut q = sqlx::query_as::<_, StatementRejected>(sql)
-                    .bind(run_id).bind(business_date).bind(r03_label);
-                for id in ids {
-                    q = q.bind(*id);
-                }
-                let mut rows = q.fetch(p);
-                while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
-                    f(row)?;
-                }
-            });
-        }
+        by_practitioners!(
+            self,
+            StatementRejected,
+            rejected_sql,
+            [run_id, business_date, r03_label],
+            ps_ids,
+            f
+        );
         Ok(())
     }
 }
