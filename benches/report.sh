@@ -5,6 +5,7 @@
 #   BENCH_CLAIMS=200000 BENCH_PROFILE=dev bash benches/report.sh
 #   BENCH_KEEP_DB=1 bash benches/report.sh      # keep the database; then
 #   BENCH_REUSE_DB=1 bash benches/report.sh     # measure again without repopulating
+#   BENCH_BIN=/path/to/tpsettle bash benches/report.sh   # another build (old vs new)
 #
 # Importing 10 M claims through `tpsettle import` takes hours at today's
 # speed, so the database is populated with SQL (generate_series) that
@@ -29,7 +30,7 @@ WORK="${BENCH_DIR:-$(mktemp -d)}"
 TARGET="${CARGO_TARGET_DIR:-target}"
 KEEP_DB="${BENCH_KEEP_DB:-}"
 
-if [ "$PROFILE" = release ]; then cargo build -q --release; BIN="$TARGET/release/tpsettle"; else cargo build -q; BIN="$TARGET/debug/tpsettle"; fi
+if [ -n "${BENCH_BIN:-}" ]; then BIN=$BENCH_BIN; elif [ "$PROFILE" = release ]; then cargo build -q --release; BIN="$TARGET/release/tpsettle"; else cargo build -q; BIN="$TARGET/debug/tpsettle"; fi
 command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time; }
 
 PG_DB="${BENCH_DB:-tpsettle_report_bench}"

@@ -33,14 +33,18 @@ CREATE TABLE sla_paid_counts (
 );
 CREATE INDEX sla_paid_counts_by_received ON sla_paid_counts (received_date);
 
--- A run's TP claims paid after their deadline (the run executes after it).
--- A claim is paid once, so once here.
+-- A run's TP claims paid after their deadline (the run executes after it),
+-- with what the late list shows of them, so that the report looks up
+-- `claims` only for the import time. A claim is paid once, so once here.
 CREATE TABLE sla_late_paid (
     ps_id         TEXT NOT NULL,
     invoice_no    BIGINT NOT NULL,
     run_id        TEXT NOT NULL REFERENCES runs (run_id),
     received_date DATE NOT NULL,
+    deadline      DATE NOT NULL,
+    origin        TEXT NOT NULL CHECK (origin IN ('DRE', 'NOEMIE')),
     centre        TEXT,
+    amc_due_cents BIGINT NOT NULL,
     PRIMARY KEY (ps_id, invoice_no)
 );
 CREATE INDEX sla_late_paid_by_received ON sla_late_paid (received_date);
@@ -55,8 +59,10 @@ LEFT JOIN adherents a ON a.adherent_id = c.adherent_id
 WHERE p.payee_kind = 'practitioner'
 GROUP BY p.run_id, c.received_date, c.deadline, c.origin, a.centre;
 
-INSERT INTO sla_late_paid (ps_id, invoice_no, run_id, received_date, centre)
-SELECT c.ps_id, c.invoice_no, p.run_id, c.received_date, a.centre
+INSERT INTO sla_late_paid (ps_id, invoice_no, run_id, received_date, deadline, origin, centre,
+    amc_due_cents)
+SELECT c.ps_id, c.invoice_no, p.run_id, c.received_date, c.deadline, c.origin, a.centre,
+    c.amc_due_cents
 FROM payments p
 JOIN runs r ON r.run_id = p.run_id
 JOIN payment_claims pc ON pc.reference = p.reference

@@ -56,34 +56,33 @@ const SLA_PAID_COUNTS: &str = "SELECT t.origin, t.centre, t.received_date, t.dea
     WHERE t.received_date >= $1 AND t.received_date <= $2";
 
 /// Both itemised reads give these columns, in this order (see
-/// [`detail_row`]): the claim, whether a run ever held it, when its file
-/// was imported.
+/// [`detail_row`]), from their table `x`: the claim, whether a run ever
+/// held it, when its file was imported. The import time is a sub-select by
+/// key, one index look-up a listed claim, so that `claims` (the whole
+/// history) is never joined.
 macro_rules! detail_columns {
     () => {
-        "c.ps_id, c.invoice_no, c.amc_due_cents, \
-         EXISTS (SELECT 1 FROM run_holds h WHERE h.ps_id = c.ps_id AND h.invoice_no = c.invoice_no), \
-         (SELECT i.imported_at FROM imports i WHERE i.sha256 = c.import_sha256)"
+        "x.ps_id, x.invoice_no, x.amc_due_cents, \
+         EXISTS (SELECT 1 FROM run_holds h WHERE h.ps_id = x.ps_id AND h.invoice_no = x.invoice_no), \
+         (SELECT i.imported_at FROM claims c JOIN imports i ON i.sha256 = c.import_sha256 \
+          WHERE c.ps_id = x.ps_id AND c.invoice_no = x.invoice_no)"
     };
 }
 
 /// Claims of the period paid after their deadline, by the run that did.
 const SLA_LATE_PAID: &str = concat!(
-    "SELECT c.origin, l.centre, c.received_date, c.deadline, r.business_date, ",
+    "SELECT x.origin, x.centre, x.received_date, x.deadline, r.business_date, ",
     detail_columns!(),
-    " FROM sla_late_paid l \
-    JOIN claims c ON c.ps_id = l.ps_id AND c.invoice_no = l.invoice_no \
-    JOIN runs r ON r.run_id = l.run_id \
-    WHERE l.received_date >= $1 AND l.received_date <= $2"
+    " FROM sla_late_paid x JOIN runs r ON r.run_id = x.run_id \
+    WHERE x.received_date >= $1 AND x.received_date <= $2"
 );
 
 /// TP claims of the period still unpaid (held, or waiting for a run).
 const SLA_UNPAID: &str = concat!(
-    "SELECT c.origin, a.centre, c.received_date, c.deadline, CAST(NULL AS DATE), ",
+    "SELECT x.origin, a.centre, x.received_date, x.deadline, CAST(NULL AS DATE), ",
     detail_columns!(),
-    " FROM unpaid_claims u \
-    JOIN claims c ON c.ps_id = u.ps_id AND c.invoice_no = u.invoice_no \
-    LEFT JOIN adherents a ON a.adherent_id = u.adherent_id \
-    WHERE u.payee_kind = 'practitioner' AND u.received_date >= $1 AND u.received_date <= $2"
+    " FROM unpaid_claims x LEFT JOIN adherents a ON a.adherent_id = x.adherent_id \
+    WHERE x.payee_kind = 'practitioner' AND x.received_date >= $1 AND x.received_date <= $2"
 );
 
 /// A settlement run as the report's ledger shows it.

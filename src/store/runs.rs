@@ -271,8 +271,9 @@ const INSERT_SLA_PAID_COUNTS: &str = "INSERT INTO sla_paid_counts (run_id, recei
 /// ...and, one by one, those it pays after their deadline ($2: the run's
 /// execution date), for the late list.
 const INSERT_SLA_LATE_PAID: &str = "INSERT INTO sla_late_paid (ps_id, invoice_no, run_id, \
-      received_date, centre) \
-    SELECT d.ps_id, d.invoice_no, $1, d.received_date, a.centre FROM run_due d \
+      received_date, deadline, origin, centre, amc_due_cents) \
+    SELECT d.ps_id, d.invoice_no, $1, d.received_date, d.deadline, d.origin, a.centre, \
+      d.amc_due_cents FROM run_due d \
     JOIN payments p ON p.run_id = $1 AND p.payee_kind = d.payee_kind AND p.payee_id = d.payee_id \
     LEFT JOIN adherents a ON a.adherent_id = d.adherent_id \
     WHERE d.payee_kind = 'practitioner' AND d.deadline < $2";

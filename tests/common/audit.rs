@@ -263,13 +263,15 @@ pub async fn check_sla_records(store: &Store) {
         GROUP BY p.run_id, c.received_date, c.deadline, c.origin, a.centre";
     let counted =
         "SELECT run_id, received_date, deadline, origin, centre, claims FROM sla_paid_counts";
-    let late = "SELECT c.ps_id, c.invoice_no, p.run_id, c.received_date, a.centre \
+    let late = "SELECT c.ps_id, c.invoice_no, p.run_id, c.received_date, c.deadline, c.origin, \
+        a.centre, c.amc_due_cents \
         FROM payments p JOIN runs r ON r.run_id = p.run_id \
         JOIN payment_claims pc ON pc.reference = p.reference \
         JOIN claims c ON c.ps_id = pc.ps_id AND c.invoice_no = pc.invoice_no \
         LEFT JOIN adherents a ON a.adherent_id = c.adherent_id \
         WHERE p.payee_kind = 'practitioner' AND r.execution_date > c.deadline";
-    let listed = "SELECT ps_id, invoice_no, run_id, received_date, centre FROM sla_late_paid";
+    let listed = "SELECT ps_id, invoice_no, run_id, received_date, deadline, origin, centre, \
+        amc_due_cents FROM sla_late_paid";
     for (what, a, b) in [("counted", counted, paid), ("late", listed, late)] {
         for (x, y) in [(a, b), (b, a)] {
             let sql = format!("SELECT COUNT(*) FROM ({x} EXCEPT {y}) d");
