@@ -146,12 +146,12 @@ impl Tx {
             sqlx::query("CREATE INDEX run_due_payee ON run_due (payee_kind, payee_id)").execute(&mut **c).await?;
             sqlx::query(INSERT_PAYMENTS).bind(run.run_id).bind(run.execution_date).execute(&mut **c).await?;
             sqlx::query(INSERT_PAYMENT_CLAIMS).bind(run.run_id).execute(&mut **c).await?;
-            sqlx::query(INSERT_SLA_PAID_COUNTS).bind(run.run_id).execute(&mut **c).await?;
-            sqlx::query(INSERT_SLA_LATE_PAID).bind(run.run_id).bind(run.execution_date).execute(&mut **c).await?;
             sqlx::query(delete_paid).bind(run.run_id).execute(&mut **c).await?;
             crash_point!("plan.after_payments");
             sqlx::query(INSERT_HOLDS).bind(run.run_id).bind(&labels.practitioner).bind(&labels.adherent)
                 .execute(&mut **c).await?;
+            sqlx::query(INSERT_SLA_PAID_COUNTS).bind(run.run_id).execute(&mut **c).await?;
+            sqlx::query(INSERT_SLA_LATE_PAID).bind(run.run_id).bind(run.execution_date).execute(&mut **c).await?;
             sqlx::query(INSERT_REJECTIONS).bind(run.run_id).bind(run.business_date).execute(&mut **c).await?;
             sqlx::query(DELETE_RETURNED).bind(run.business_date).execute(&mut **c).await?;
             sqlx::query("DROP TABLE run_due").execute(&mut **c).await?;
@@ -260,12 +260,17 @@ const INSERT_PAYMENT_CLAIMS: &str = "INSERT INTO payment_claims (ps_id, invoice_
 
 /// What the SLA report needs of the run's paid TP claims (migration 0008):
 /// counts by receipt date, deadline, origin and the member's centre...
+/// A due claim is paid unless the run held it: read after the holds are
+/// written, as "not held" rather than "has a payment". The payments were
+/// written by this transaction, so PostgreSQL's statistics know none of
+/// them; joined, it estimated a few rows, looked the members up one by
+/// one, and took 5.2 s of a national day where this takes 1.4 s.
 const INSERT_SLA_PAID_COUNTS: &str = "INSERT INTO sla_paid_counts (run_id, received_date, \
       deadline, origin, centre, claims) \
     SELECT $1, d.received_date, d.deadline, d.origin, a.centre, COUNT(*) FROM run_due d \
-    JOIN payments p ON p.run_id = $1 AND p.payee_kind = d.payee_kind AND p.payee_id = d.payee_id \
     LEFT JOIN adherents a ON a.adherent_id = d.adherent_id \
-    WHERE d.payee_kind = 'practitioner' \
+    WHERE d.payee_kind = 'practitioner' AND NOT EXISTS (SELECT 1 FROM run_holds h \
+      WHERE h.run_id = $1 AND h.ps_id = d.ps_id AND h.invoice_no = d.invoice_no) \
     GROUP BY d.received_date, d.deadline, d.origin, a.centre";
 
 /// ...and, one by one, those it pays after their deadline ($2: the run's
@@ -274,9 +279,9 @@ const INSERT_SLA_LATE_PAID: &str = "INSERT INTO sla_late_paid (ps_id, invoice_no
       received_date, deadline, origin, centre, amc_due_cents) \
     SELECT d.ps_id, d.invoice_no, $1, d.received_date, d.deadline, d.origin, a.centre, \
       d.amc_due_cents FROM run_due d \
-    JOIN payments p ON p.run_id = $1 AND p.payee_kind = d.payee_kind AND p.payee_id = d.payee_id \
     LEFT JOIN adherents a ON a.adherent_id = d.adherent_id \
-    WHERE d.payee_kind = 'practitioner' AND d.deadline < $2";
+    WHERE d.payee_kind = 'practitioner' AND d.deadline < $2 AND NOT EXISTS (SELECT 1 \
+      FROM run_holds h WHERE h.run_id = $1 AND h.ps_id = d.ps_id AND h.invoice_no = d.invoice_no)";
 
 /// A claim the run pays is no longer unpaid; a held one stays for the
 /// next run. Driven by the run's payments (their claims, by key).
