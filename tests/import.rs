@@ -332,6 +332,36 @@ both!(rules_r01_to_r05, |db| async move {
     db.cleanup().await;
 });
 
+// Every statement reads a claim by its key; a secondary index on `claims`
+// would cost every imported claim one more B-tree written (migration 0009
+// dropped the two there were, half of the import's insert). A new one must
+// come with a reader that needs it, and a change to this test.
+both!(claims_is_indexed_by_its_key_alone, |db| async move {
+    parties(&db).await;
+    let text = format!(
+        "{CLAIMS_HEADER}{}",
+        claim("100000001", 1, "TP", ("30.00", "21.00", "9.00"))
+    );
+    load(&db, Kind::Claims, "claims.csv", &text).await.unwrap();
+    let (key, others) = match &db.store {
+        Store::Sqlite(_) => (
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'claims' \
+             AND name = 'sqlite_autoindex_claims_1'",
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'claims' \
+             AND name <> 'sqlite_autoindex_claims_1'",
+        ),
+        Store::Postgres(_) => (
+            "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'claims' \
+             AND indexname = 'claims_pkey'",
+            "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'claims' \
+             AND indexname <> 'claims_pkey'",
+        ),
+    };
+    assert_eq!(common::audit::scalar(&db.store, key, &[]).await, 1);
+    assert_eq!(common::audit::scalar(&db.store, others, &[]).await, 0);
+    db.cleanup().await;
+});
+
 both!(reimport_is_a_no_op, |db| async move {
     parties(&db).await;
     let text = format!(
