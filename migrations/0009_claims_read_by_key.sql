@@ -11,7 +11,7 @@
 -- imported claim write one more B-tree: four per claim (SQLite's table,
 -- its key, these two), three on PostgreSQL, where the insert into `claims`
 -- was half of a national day's import (docs/performance.md, "the claims
--- read by key alone"). `tests/import.rs::claims_is_indexed_by_its_key_alone`
--- keeps it so.
+-- import: one pass and two B-trees fewer").
+-- `tests/import.rs::claims_is_indexed_by_its_key_alone` keeps it so.
 DROP INDEX IF EXISTS claims_by_received;
 DROP INDEX IF EXISTS claims_by_deadline;

@@ -240,9 +240,9 @@ impl Tx {
     /// themselves, never by finding them again: PostgreSQL's planner read
     /// every claim ever imported to find this file's ones by `import_sha256`;
     /// SQLite, probing `claims` by key from the stage, spent three passes
-    /// over the file on it (11–14 s of a 35 s national day). PostgreSQL
-    /// reads them from `RETURNING` in a CTE; SQLite, which has no DML in a
-    /// CTE, from a temporary trigger on the insert.
+    /// over the file on it (9–13 s of a 35–42 s national day on a slow
+    /// machine). PostgreSQL reads them from `RETURNING` in a CTE; SQLite,
+    /// which has no DML in a CTE, from temporary triggers on the insert.
     async fn insert_new_claims(&mut self, import_sha: &str) -> Result<Vec<(String, String, i64)>> {
         let labels = ["R01", "R02", "R04", "R05"].map(rule_label);
         let rows = match self {
