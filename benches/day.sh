@@ -23,6 +23,7 @@ TARGET="${CARGO_TARGET_DIR:-target}"
 # of compilation); the dev build shares `cargo test`'s, features and all.
 if [ "$PROFILE" = release ]; then cargo build -q --release --no-default-features; BIN="$TARGET/release/tpsettle"; else cargo build -q; BIN="$TARGET/debug/tpsettle"; fi
 command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time; }
+command -v sqlite3 >/dev/null || { apt-get update -qq && apt-get install -y -qq sqlite3; }
 
 echo "workload: $CLAIMS claims, $PRACTITIONERS practitioners, date $DATE, $PROFILE build, work dir $WORK"
 "$BIN" gen --practitioners "$PRACTITIONERS" --claims "$CLAIMS" --seed 1 --date "$DATE" --out "$WORK/data" >/dev/null
@@ -52,13 +53,33 @@ run_db() {
 
 run_db sqlite "sqlite://$WORK/bench.db"
 
+# Floors on SQLite: its own shell loading the same claims.csv in one
+# transaction, as our connections run (WAL, synchronous=NORMAL, 64 MB
+# cache), into a table without a key and into one keyed like `claims`.
+# The keyed load is the least any import that refuses a second claim under
+# the same key by constraint must do.
+FLOOR_COLUMNS="ps_id text, invoice_no bigint, origin text, mode text, received_at text, care_date text, adherent_id text, beneficiary text, billed numeric, amo_paid numeric, amc_due numeric, status text, reject_code text, reject_label text"
+tail -n +2 "$WORK/data/claims.csv" > "$WORK/claims-rows.csv"
+for floor in bare keyed; do
+    key=""; [ $floor = keyed ] && key=", PRIMARY KEY (ps_id, invoice_no)"
+    rm -f "$WORK/floor.db"*
+    sqlite3 "$WORK/floor.db" "PRAGMA journal_mode=WAL" "CREATE TABLE f ($FLOOR_COLUMNS$key)" >/dev/null
+    timed "sqlite:floor-import-$floor" sqlite3 "$WORK/floor.db" -cmd "PRAGMA synchronous=NORMAL" \
+        -cmd "PRAGMA cache_size=-65536" -cmd ".mode csv" -cmd "BEGIN" -cmd ".import $WORK/claims-rows.csv f" "COMMIT"
+done
+rm -f "$WORK/floor.db"* "$WORK/claims-rows.csv"
+
 PG_DB="tpsettle_bench_$$"
 if psql "$PG_ADMIN" -qAtc "CREATE DATABASE $PG_DB" >/dev/null 2>&1; then
     PG_URL="${PG_ADMIN%/*}/$PG_DB"
     run_db postgres "$PG_URL"
     # Floors: what PostgreSQL itself needs to load and to group the same data.
-    psql "$PG_URL" -qAtc "CREATE UNLOGGED TABLE copy_floor (ps_id text, invoice_no bigint, origin text, mode text, received_at text, care_date text, adherent_id text, beneficiary text, billed numeric, amo_paid numeric, amc_due numeric, status text, reject_code text, reject_label text)"
+    psql "$PG_URL" -qAtc "CREATE UNLOGGED TABLE copy_floor ($FLOOR_COLUMNS)"
     timed "postgres:floor-copy" psql "$PG_URL" -qAtc "\\copy copy_floor FROM '$WORK/data/claims.csv' WITH (FORMAT csv, HEADER true)"
+    # The same into a logged table keyed like `claims`: the least a durable
+    # import that refuses a second claim under one key must write.
+    psql "$PG_URL" -qAtc "CREATE TABLE copy_keyed ($FLOOR_COLUMNS, PRIMARY KEY (ps_id, invoice_no))"
+    timed "postgres:floor-copy-keyed" psql "$PG_URL" -qAtc "\\copy copy_keyed FROM '$WORK/data/claims.csv' WITH (FORMAT csv, HEADER true)"
     timed "postgres:floor-groupby" psql "$PG_URL" -qAtc "SELECT ps_id, sum(amc_due_cents) FROM claims WHERE status = 'accepted' GROUP BY ps_id"
     psql "$PG_ADMIN" -qAtc "DROP DATABASE $PG_DB" >/dev/null
 else
@@ -74,5 +95,17 @@ while read -r label secs rss; do
         *) printf '%-32s %10.2f %12s %12.0f\n' "$label" "$secs" "$(awk -v c="$CLAIMS" -v s="$secs" 'BEGIN{ if (s>0) printf "%.0f", c/s; else print "-" }')" "$(awk -v r="$rss" 'BEGIN{print r/1024}')" ;;
     esac
 done < "$WORK/results.txt"
+
+# The claims import against its floors (issue 8: PostgreSQL at least half a
+# bare COPY's speed, i.e. at most twice its time).
+secs() { awk -v l="$1" '$1 == l {print $2}' "$WORK/results.txt"; }
+echo
+for pair in sqlite:floor-import-bare sqlite:floor-import-keyed postgres:floor-copy postgres:floor-copy-keyed; do
+    db=${pair%%:*}; floor=$(secs "$pair"); import=$(secs "$db:import-claims")
+    if [ -n "$floor" ] && [ -n "$import" ]; then
+        awk -v d="$db" -v f="${pair#*:}" -v i="$import" -v s="$floor" \
+            'BEGIN { if (s > 0) printf "%-10s import claims / %-20s %6.1f x\n", d, f, i / s }'
+    fi
+done
 [ -z "${BENCH_DIR:-}" ] && rm -rf "$WORK"
 exit 0
