@@ -118,9 +118,11 @@ fn sqlite_insert(chunk: &[StagedClaim]) -> QueryBuilder<sqlx::Sqlite> {
             .push_bind(r.origin.as_str())
             .push_bind(r.mode.as_str())
             .push_bind(r.received_at.as_str())
-            .push_bind(r.received_date)
-            .push_bind(r.deadline)
-            .push_bind(r.care_date)
+            // The same text sqlx would bind for a date, without its
+            // strftime-pattern formatting (~3 % of a million-claim import).
+            .push_bind(r.received_date.to_string())
+            .push_bind(r.deadline.to_string())
+            .push_bind(r.care_date.to_string())
             .push_bind(r.adherent_id.as_str())
             .push_bind(r.beneficiary.expose().as_str())
             .push_bind(r.billed.cents())
