@@ -391,10 +391,10 @@ const UNRETURNED_FROM_CLAIM: &str = unreturned_from_claim!();
 /// SQLite: each claim the import inserts queues itself, in the same pass
 /// (`insert_new_claims`), an accepted one for payment, a rejected one for
 /// return, where it is also counted by code (the accepted are the rest of
-/// the insert's row count: an upsert of a count per accepted claim cost ~1 s
-/// a million, docs/performance.md). Temporary triggers, so that they exist only on the importing connection, only
-/// around that insert (a rollback takes them away too: the temporary schema
-/// is transactional). The queued rows take the new claim's columns under
+/// the insert's row count: an upsert of a count per accepted claim cost
+/// ~1 s a million, docs/performance.md). Temporary triggers, so that they
+/// exist only on the importing connection, only around that insert (a
+/// rollback takes them away too: the temporary schema is transactional). The queued rows take the new claim's columns under
 /// their own names: the mapping is the one PostgreSQL uses.
 const QUEUE_ON_INSERT: [&str; 6] = [
     "DROP TABLE IF EXISTS claim_outcome",
