@@ -18,6 +18,7 @@ use tpsettle::import::{Kind, import_file};
 use tpsettle::rsp::{Entity, decode};
 use tpsettle::sepa::PainVersion;
 use tpsettle::settlement::{SettleError, Settlement};
+use tpsettle::store::runs::RunState;
 
 const PRACTITIONERS: &str = "\
 ps_id,name,profession,address_line,postcode,city,flux_agreement_from,tp_agreement_from,iban,bic,account_holder,bank_valid_from
@@ -45,6 +46,17 @@ ps_id,invoice_no,origin,mode,received_at,care_date,adherent_id,beneficiary,bille
 100000001,9,DRE,TP,2026-12-01T08:00:00+01:00,2026-12-01,A000000001,Zoé Secret-Patient,30.00,21.00,9.00,accepted,,
 100000002,10,DRE,HTP,2026-11-30T10:00:00+01:00,2026-11-30,A000000002,Léo Secret-Patient,30.00,21.00,9.00,accepted,,
 ";
+
+/// The invoice lines of practitioner 100000001's RSP for 1 December
+/// ([`rsp_invoices`]): paid, rejected (E12), then the HTP claim paid to
+/// the member. Each with its own date of care.
+const EXPECTED_RSP_100000001: [&str; 5] = [
+    "1 2026-11-30 9.00 9.00 P",
+    "2 2026-11-23 40.00 40.00 P",
+    "3 2026-11-25 15.00 15.00 P",
+    "8 2026-11-30 9.00 0.00 R",
+    "4 2026-11-29 12.34 12.34 S",
+];
 
 fn day(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -109,6 +121,26 @@ fn rsp(path: &Path) -> Vec<Entity> {
     decode(std::fs::File::open(path).unwrap())
         .collect::<Result<_, _>>()
         .unwrap()
+}
+
+/// An RSP's invoice lines: invoice, date of care, amount asked, amount
+/// paid, status (each 102 entity with the 199 that follows it).
+fn rsp_invoices(path: &Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut invoice = String::new();
+    for v in rsp(path).iter().map(|e| serde_json::to_value(e).unwrap()) {
+        match v["type"].as_str().unwrap() {
+            "102" => invoice = format!("{} {}", v["invoice_no"], v["care_date"].as_str().unwrap()),
+            "199" => lines.push(format!(
+                "{invoice} {} {} {}",
+                v["requested"].as_str().unwrap(),
+                v["paid"].as_str().unwrap(),
+                v["status"].as_str().unwrap()
+            )),
+            _ => {}
+        }
+    }
+    lines
 }
 
 both!(a_day_is_settled_and_every_file_agrees, |db| async move {
@@ -257,6 +289,10 @@ both!(a_day_is_settled_and_every_file_agrees, |db| async move {
         statuses,
         ["P", "P", "P", "R", "S"],
         "paid, then rejected, then HTP signalement"
+    );
+    assert_eq!(
+        rsp_invoices(&report.run_dir.join("rsp/100000001.rsp")),
+        EXPECTED_RSP_100000001
     );
 
     // The manifest's hashes are the files'.
@@ -749,6 +785,9 @@ both!(
             "DROP TABLE sla_late_paid",
             "DROP TABLE sla_paid_counts",
             "DELETE FROM _sqlx_migrations WHERE version = 8",
+            // And 0010 (a column of each queue's rows).
+            "ALTER TABLE payment_claims DROP COLUMN care_date",
+            "DELETE FROM _sqlx_migrations WHERE version = 10",
         ] {
             common::audit::execute(&db.store, sql).await.unwrap();
         }
@@ -812,6 +851,8 @@ both!(
             "ALTER TABLE payment_claims_0005 RENAME TO payment_claims",
             "CREATE INDEX payment_claims_by_reference ON payment_claims (reference)",
             "DELETE FROM _sqlx_migrations WHERE version = 7",
+            // 0010 adds a column to the table 0007 rebuilds: it runs again.
+            "DELETE FROM _sqlx_migrations WHERE version = 10",
         ];
         common::audit::execute_script(&db.store, &to_0005.join("; "))
             .await
@@ -840,6 +881,52 @@ both!(
         store.close().await;
 
         common::audit::check_run(&db.store, day("2026-12-01"), &db.path("out")).await;
+        db.cleanup().await;
+    }
+);
+
+// Migration 0010 has paid claims carry their date of care, so that the RSP
+// reads it without a look-up into `claims`. Run again on a settled database
+// (the column dropped from both queues' tables): claims already paid keep
+// no date, and rewriting their run's RSP from `claims` gives the same bytes
+// as recorded (the run would stop otherwise); the claim still unpaid (9)
+// gets its date, and the next run pays it with it.
+both!(
+    migration_0010_dates_paid_claims_and_rewrites_older_runs_the_same,
+    |db| async move {
+        load_day(&db).await;
+        let config = Config::default();
+        let out = db.path("out");
+        settle(&db, &config, "2026-12-01", &out).await.unwrap();
+        for sql in [
+            "ALTER TABLE payment_claims DROP COLUMN care_date",
+            "ALTER TABLE unpaid_claims DROP COLUMN care_date",
+            "DELETE FROM _sqlx_migrations WHERE version = 10",
+        ] {
+            common::audit::execute(&db.store, sql).await.unwrap();
+        }
+        let store = tpsettle::store::Store::connect(&db.url).await.unwrap();
+        let dated = "SELECT COUNT(care_date) * 100 + COUNT(*) FROM payment_claims";
+        assert_eq!(common::audit::scalar(&store, dated, &[]).await, 5);
+        let unpaid = "SELECT CAST(SUM(u.invoice_no) AS BIGINT) FROM unpaid_claims u \
+            JOIN claims c ON c.ps_id = u.ps_id AND c.invoice_no = u.invoice_no \
+            WHERE u.care_date = c.care_date";
+        assert_eq!(common::audit::scalar(&store, unpaid, &[]).await, 5 + 9 + 10);
+        store.close().await;
+
+        let again = settle(&db, &config, "2026-12-01", &out).await.unwrap();
+        assert_eq!(again.resumed_from, Some(RunState::Completed));
+        assert_eq!(
+            rsp_invoices(&again.run_dir.join("rsp/100000001.rsp")),
+            EXPECTED_RSP_100000001
+        );
+        let next = settle(&db, &config, "2026-12-02", &out).await.unwrap();
+        assert_eq!(
+            rsp_invoices(&next.run_dir.join("rsp/100000001.rsp")),
+            ["9 2026-12-01 9.00 9.00 P"]
+        );
+        assert_eq!(common::audit::scalar(&db.store, dated, &[]).await, 106);
+        common::audit::check_run(&db.store, day("2026-12-02"), &out).await;
         db.cleanup().await;
     }
 );

@@ -251,7 +251,7 @@ impl Tx {
             Tx::Postgres(c) => {
                 let sql = format!(
                     "WITH ins AS ({INSERT_NEW_CLAIMS_PG} RETURNING ps_id, invoice_no, origin, mode, \
-                       received_date, deadline, adherent_id, amc_due_cents, status, reject_code), \
+                       received_date, deadline, adherent_id, amc_due_cents, care_date, status, reject_code), \
                      unpaid AS ({INSERT_UNPAID} SELECT {UNPAID_FROM_CLAIM} FROM ins \
                        WHERE status = 'accepted' ORDER BY ps_id, invoice_no), \
                      unreturned AS ({INSERT_UNRETURNED} SELECT {UNRETURNED_FROM_CLAIM} FROM ins \
@@ -352,14 +352,14 @@ const INSERT_DUPLICATES: &str = "INSERT INTO claim_duplicates (import_sha256, li
 macro_rules! insert_unpaid {
     () => {
         "INSERT INTO unpaid_claims (ps_id, invoice_no, received_date, deadline, amc_due_cents, \
-         payee_kind, payee_id, origin, adherent_id)"
+         payee_kind, payee_id, origin, adherent_id, care_date)"
     };
 }
 macro_rules! unpaid_from_claim {
     () => {
         "ps_id, invoice_no, received_date, deadline, amc_due_cents, \
          CASE WHEN mode = 'TP' THEN 'practitioner' ELSE 'adherent' END, \
-         CASE WHEN mode = 'TP' THEN ps_id ELSE adherent_id END, origin, adherent_id"
+         CASE WHEN mode = 'TP' THEN ps_id ELSE adherent_id END, origin, adherent_id, care_date"
     };
 }
 macro_rules! insert_unreturned {
@@ -380,7 +380,7 @@ macro_rules! new_claim {
            NEW.received_date AS received_date, NEW.deadline AS deadline, \
            NEW.amc_due_cents AS amc_due_cents, NEW.mode AS mode, \
            NEW.adherent_id AS adherent_id, NEW.origin AS origin, \
-           NEW.reject_code AS reject_code)"
+           NEW.reject_code AS reject_code, NEW.care_date AS care_date)"
     };
 }
 const INSERT_UNPAID: &str = insert_unpaid!();

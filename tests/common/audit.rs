@@ -98,14 +98,15 @@ pub async fn check_files_and_sums(store: &Store, date: NaiveDate, out_dir: &Path
         store,
         "SELECT COUNT(*) FROM payment_claims pc LEFT JOIN claims c ON c.ps_id = pc.ps_id \
          AND c.invoice_no = pc.invoice_no \
-         WHERE c.ps_id IS NULL OR c.status <> 'accepted' OR pc.amount_cents <> c.amc_due_cents",
+         WHERE c.ps_id IS NULL OR c.status <> 'accepted' OR pc.amount_cents <> c.amc_due_cents \
+           OR pc.origin <> c.origin OR pc.deadline <> c.deadline OR pc.care_date <> c.care_date",
         &[],
     )
     .await;
     assert_eq!(
         paid_not_accepted, 0,
-        "only claims that exist and were accepted, at their amount (no foreign key \
-         to claims since migration 0007: this is the check)"
+        "only claims that exist and were accepted, at their amount, with their \
+         facts (no foreign key to claims since migration 0007: this is the check)"
     );
     check_unpaid_and_unreturned(store).await;
     let payments = scalar(
@@ -182,7 +183,7 @@ pub async fn check_unpaid_and_unreturned(store: &Store) {
            AND c.amc_due_cents = u.amc_due_cents AND c.origin = u.origin \
            AND u.payee_kind = CASE WHEN c.mode = 'TP' THEN 'practitioner' ELSE 'adherent' END \
            AND u.payee_id = CASE WHEN c.mode = 'TP' THEN c.ps_id ELSE c.adherent_id END \
-           AND u.adherent_id = c.adherent_id)",
+           AND u.adherent_id = c.adherent_id AND u.care_date = c.care_date)",
         &[],
     )
     .await;
