@@ -20,10 +20,14 @@ ALTER TABLE payment_claims ADD COLUMN care_date DATE;
 
 -- Rebuilt rather than altered so that the date is NOT NULL on both
 -- databases (SQLite adds a NOT NULL column only with a default); the table
--- holds only what is left to pay, a day or two of claims. A LEFT JOIN: an
+-- holds only what is left to pay, a day or two of claims. Set aside and
+-- created again under its own name, so that its constraints keep their
+-- usual names on PostgreSQL (`unpaid_claims_pkey`…). A LEFT JOIN: an
 -- unpaid claim without its claim (none should exist) stops the migration
 -- on the NOT NULL instead of vanishing from what is left to pay.
-CREATE TABLE unpaid_claims_0010 (
+CREATE TABLE unpaid_claims_0008 AS SELECT * FROM unpaid_claims;
+DROP TABLE unpaid_claims;
+CREATE TABLE unpaid_claims (
     ps_id         TEXT NOT NULL,
     invoice_no    BIGINT NOT NULL,
     received_date DATE NOT NULL,
@@ -36,11 +40,10 @@ CREATE TABLE unpaid_claims_0010 (
     care_date     DATE NOT NULL,
     PRIMARY KEY (ps_id, invoice_no)
 );
-INSERT INTO unpaid_claims_0010 (ps_id, invoice_no, received_date, deadline, amc_due_cents,
+INSERT INTO unpaid_claims (ps_id, invoice_no, received_date, deadline, amc_due_cents,
     payee_kind, payee_id, origin, adherent_id, care_date)
 SELECT u.ps_id, u.invoice_no, u.received_date, u.deadline, u.amc_due_cents,
     u.payee_kind, u.payee_id, u.origin, u.adherent_id, c.care_date
-FROM unpaid_claims u LEFT JOIN claims c ON c.ps_id = u.ps_id AND c.invoice_no = u.invoice_no
+FROM unpaid_claims_0008 u LEFT JOIN claims c ON c.ps_id = u.ps_id AND c.invoice_no = u.invoice_no
 ORDER BY u.ps_id, u.invoice_no;
-DROP TABLE unpaid_claims;
-ALTER TABLE unpaid_claims_0010 RENAME TO unpaid_claims;
+DROP TABLE unpaid_claims_0008;

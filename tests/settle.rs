@@ -931,6 +931,40 @@ both!(
     }
 );
 
+// An unpaid claim whose claim is missing (none should ever be) stops
+// migration 0010 rather than vanishing from what is left to pay: the
+// migration changes nothing and tpsettle does not start.
+both!(
+    migration_0010_stops_on_an_unpaid_claim_without_its_claim,
+    |db| async move {
+        load_day(&db).await;
+        let orphan = "INSERT INTO unpaid_claims (ps_id, invoice_no, received_date, deadline, \
+            amc_due_cents, payee_kind, payee_id, origin, adherent_id) \
+            VALUES ('100000001', 77, '2026-11-30', '2026-12-04', 900, 'practitioner', \
+            '100000001', 'DRE', 'A000000001')";
+        for sql in [
+            "ALTER TABLE payment_claims DROP COLUMN care_date",
+            "ALTER TABLE unpaid_claims DROP COLUMN care_date",
+            "DELETE FROM _sqlx_migrations WHERE version = 10",
+            orphan,
+        ] {
+            common::audit::execute(&db.store, sql).await.unwrap();
+        }
+        let err = tpsettle::store::Store::connect(&db.url)
+            .await
+            .err()
+            .expect("the migration stops");
+        assert!(err.to_string().contains("care_date"), "{err}");
+        let unpaid = "SELECT COUNT(*) * 100 + CAST(SUM(invoice_no) AS BIGINT) FROM unpaid_claims";
+        assert_eq!(
+            common::audit::scalar(&db.store, unpaid, &[]).await,
+            9 * 100 + (1 + 2 + 3 + 4 + 5 + 6 + 9 + 10 + 77),
+            "every unpaid claim still there"
+        );
+        db.cleanup().await;
+    }
+);
+
 /// The SLA report's tables for November and 1 December, as CSV text.
 async fn sla_files(store: &tpsettle::store::Store, out: &Path) -> [String; 4] {
     let (from, to) = (day("2026-11-01"), day("2026-12-01"));
