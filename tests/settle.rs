@@ -950,10 +950,9 @@ both!(
         ] {
             common::audit::execute(&db.store, sql).await.unwrap();
         }
-        let err = tpsettle::store::Store::connect(&db.url)
-            .await
-            .err()
-            .expect("the migration stops");
+        let Err(err) = tpsettle::store::Store::connect(&db.url).await else {
+            panic!("the migration stops");
+        };
         assert!(err.to_string().contains("care_date"), "{err}");
         let unpaid = "SELECT COUNT(*) * 100 + CAST(SUM(invoice_no) AS BIGINT) FROM unpaid_claims";
         assert_eq!(
