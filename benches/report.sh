@@ -113,16 +113,18 @@ INSERT INTO payments
   SELECT 'RUN-' || to_char(pay_date, 'YYYYMMDD') || '-P' || ps_id, 'RUN-' || to_char(pay_date, 'YYYYMMDD'),
          'practitioner', ps_id, SUM(amc_due_cents), COUNT(*), 'FR7630006000011234567890189', NULL, 'x', DATE '2020-01-01'
   FROM plan GROUP BY pay_date, ps_id;
-INSERT INTO payment_claims (ps_id, invoice_no, reference, amount_cents, origin, deadline)
+INSERT INTO payment_claims (ps_id, invoice_no, reference, amount_cents, origin, deadline, care_date)
   SELECT p.ps_id, p.invoice_no, 'RUN-' || to_char(p.pay_date, 'YYYYMMDD') || '-P' || p.ps_id, p.amc_due_cents,
-         c.origin, c.deadline
+         c.origin, c.deadline, c.care_date
   FROM plan p JOIN claims c USING (ps_id, invoice_no);
 -- What is left unpaid waits in unpaid_claims, as the import and the runs
 -- keep it (migration 0006 fills it the same way).
-INSERT INTO unpaid_claims
+INSERT INTO unpaid_claims (ps_id, invoice_no, received_date, deadline, amc_due_cents,
+    payee_kind, payee_id, origin, adherent_id, care_date)
   SELECT c.ps_id, c.invoice_no, c.received_date, c.deadline, c.amc_due_cents,
          CASE WHEN c.mode = 'TP' THEN 'practitioner' ELSE 'adherent' END,
-         CASE WHEN c.mode = 'TP' THEN c.ps_id ELSE c.adherent_id END, c.origin, c.adherent_id
+         CASE WHEN c.mode = 'TP' THEN c.ps_id ELSE c.adherent_id END, c.origin, c.adherent_id,
+         c.care_date
   FROM claims c
   WHERE c.status = 'accepted'
     AND NOT EXISTS (SELECT 1 FROM payment_claims pc WHERE pc.ps_id = c.ps_id AND pc.invoice_no = c.invoice_no);

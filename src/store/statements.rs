@@ -91,7 +91,8 @@ const PAID: &str = "SELECT pc.ps_id, pc.invoice_no, c.care_date, c.beneficiary, 
       AND pc.origin = 'NOEMIE' \
     ORDER BY pc.ps_id, pc.invoice_no";
 
-/// Practitioners named in one query: a print-batch volume's.
+/// Practitioners named in one query: a print-batch volume's (on
+/// PostgreSQL, one parameter each: well under its 65,535).
 const PRACTITIONERS_PER_QUERY: usize = 10_000;
 
 /// A volume's practitioners as the queries above read them (`{ids}`, from
