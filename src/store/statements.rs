@@ -95,23 +95,29 @@ const PAID: &str = "SELECT pc.ps_id, pc.invoice_no, c.care_date, c.beneficiary, 
 /// PostgreSQL, one parameter each: well under its 65,535).
 const PRACTITIONERS_PER_QUERY: usize = 10_000;
 
-/// A volume's practitioners as the queries above read them (`{ids}`, from
-/// parameter `$first` on), in each database's cheap form:
+/// A volume's practitioners as the queries above read them: the SQL for
+/// `{ids}` (from parameter `$first` on) and, on SQLite, the one value to
+/// bind for it. Each database gets its cheap form:
 /// - SQLite: one JSON array of `ps_id`s, read back as a set. SQLite looks
 ///   each `$n` parameter up by name in a list, when it parses the query
 ///   and again at every bind: 10,000 of them cost ~0.5 s a query on its
 ///   only thread (~4 s of a national day's statements).
-/// - PostgreSQL: one parameter a practitioner. From a JSON array its
-///   planner guesses 100 rows and chose plans that took 25-50 s a volume
-///   instead of under a second.
-fn id_set(backend: Backend, first: usize, n: usize) -> String {
-    match backend {
-        Backend::Sqlite => format!("SELECT value FROM json_each(${first})"),
-        Backend::Postgres => (first..first + n)
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-    }
+/// - PostgreSQL: one parameter a practitioner (bound by the caller). From
+///   a JSON array its planner guesses 100 rows and chose plans that took
+///   25-50 s a volume instead of under a second.
+fn id_set(backend: Backend, first: usize, ids: &[&str]) -> Result<(String, Option<String>)> {
+    Ok(match backend {
+        Backend::Sqlite => (
+            format!("SELECT value FROM json_each(${first})"),
+            Some(serde_json::to_string(ids).map_err(|e| StoreError::Corrupt(e.to_string()))?),
+        ),
+        Backend::Postgres => {
+            let params: Vec<String> = (first..first + ids.len())
+                .map(|i| format!("${i}"))
+                .collect();
+            (params.join(", "), None)
+        }
+    })
 }
 
 /// No statement of this practitioner between the run that returned the
@@ -163,13 +169,8 @@ macro_rules! by_practitioners {
         let backend = $store.backend();
         let first = 1 + [$(stringify!($bind)),*].len();
         for ids in $ids.chunks(PRACTITIONERS_PER_QUERY) {
-            let sql = $sql.replace("{ids}", &id_set(backend, first, ids.len()));
-            let json = match backend {
-                Backend::Sqlite => Some(
-                    serde_json::to_string(ids).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                ),
-                Backend::Postgres => None,
-            };
+            let (set, json) = id_set(backend, first, ids)?;
+            let sql = $sql.replace("{ids}", &set);
             on_pool!($store, p => {
                 let mut q = sqlx::query_as::<_, $row>(sqlx::AssertSqlSafe(sql.as_str()))$(.bind($bind))*;
                 match &json {
