@@ -126,10 +126,16 @@ impl Tx {
     /// the due claims, so a concurrent import cannot slip a claim into a
     /// payment without its amount.
     pub async fn plan_run(&mut self, run: &NewRun<'_>, labels: &HoldReasons) -> Result<Run> {
-        let delete_paid = match self {
-            Tx::Postgres(_) => DELETE_PAID_PG,
-            Tx::Sqlite(_) => DELETE_PAID,
+        // The claims the run takes leave what is left to pay in the same
+        // statement as they are read on PostgreSQL (read committed: a
+        // second statement would also see claims committed in between);
+        // SQLite has one writer, this transaction since its first insert.
+        let (snapshot, take) = match self {
+            Tx::Postgres(_) => (TAKE_DUE_PG, None),
+            Tx::Sqlite(_) => (SNAPSHOT_DUE, Some(TAKE_DUE)),
         };
+        let sla_paid_counts = INSERT_SLA_PAID_COUNTS.replace("{adherents}", members(self));
+        let sla_late_paid = INSERT_SLA_LATE_PAID.replace("{adherents}", members(self));
         on_tx!(self, c => {
             sqlx::query("INSERT INTO runs (run_id, business_date, execution_date, state, created_at, payments, amount_cents) \
                          VALUES ($1, $2, $3, 'planned', $4, 0, 0)")
@@ -141,17 +147,23 @@ impl Tx {
                          origin TEXT NOT NULL, deadline DATE NOT NULL, received_date DATE NOT NULL, \
                          adherent_id TEXT NOT NULL, care_date DATE NOT NULL)")
                 .execute(&mut **c).await?;
-            sqlx::query(SNAPSHOT_DUE).bind(run.business_date).execute(&mut **c).await?;
+            sqlx::query(snapshot).bind(run.business_date).execute(&mut **c).await?;
+            if let Some(take) = take {
+                sqlx::query(take).bind(run.business_date).execute(&mut **c).await?;
+            }
             crash_point!("plan.after_snapshot");
             sqlx::query("CREATE INDEX run_due_payee ON run_due (payee_kind, payee_id)").execute(&mut **c).await?;
             sqlx::query(INSERT_PAYMENTS).bind(run.run_id).bind(run.execution_date).execute(&mut **c).await?;
             sqlx::query(INSERT_PAYMENT_CLAIMS).bind(run.run_id).execute(&mut **c).await?;
-            sqlx::query(delete_paid).bind(run.run_id).execute(&mut **c).await?;
             crash_point!("plan.after_payments");
-            sqlx::query(INSERT_HOLDS).bind(run.run_id).bind(&labels.practitioner).bind(&labels.adherent)
+            let held = sqlx::query(INSERT_HOLDS).bind(run.run_id).bind(&labels.practitioner)
+                .bind(&labels.adherent).execute(&mut **c).await?.rows_affected();
+            if held > 0 {
+                sqlx::query(RETURN_HELD).bind(run.run_id).execute(&mut **c).await?;
+            }
+            sqlx::query(sqlx::AssertSqlSafe(sla_paid_counts)).bind(run.run_id).execute(&mut **c).await?;
+            sqlx::query(sqlx::AssertSqlSafe(sla_late_paid)).bind(run.run_id).bind(run.execution_date)
                 .execute(&mut **c).await?;
-            sqlx::query(INSERT_SLA_PAID_COUNTS).bind(run.run_id).execute(&mut **c).await?;
-            sqlx::query(INSERT_SLA_LATE_PAID).bind(run.run_id).bind(run.execution_date).execute(&mut **c).await?;
             sqlx::query(INSERT_REJECTIONS).bind(run.run_id).bind(run.business_date).execute(&mut **c).await?;
             sqlx::query(DELETE_RETURNED).bind(run.business_date).execute(&mut **c).await?;
             sqlx::query("DROP TABLE run_due").execute(&mut **c).await?;
@@ -240,6 +252,33 @@ const SNAPSHOT_DUE: &str = "INSERT INTO run_due (ps_id, invoice_no, amc_due_cent
     FROM unpaid_claims WHERE received_date < $1 \
     ORDER BY ps_id, invoice_no";
 
+/// The snapshot's claims leave `unpaid_claims` at once, paid or not: a
+/// run pays nearly all it takes, and giving back the few it holds
+/// ([`RETURN_HELD`]) costs less than finding the paid ones again among the
+/// ~1 M claims left to pay (a join on PostgreSQL, 3.0 s of a national day;
+/// docs/performance.md). Exactly the snapshot leaves: a claim imported
+/// while the run plans stays unpaid. SQLite: [`SNAPSHOT_DUE`], then this,
+/// with no other writer in between.
+const TAKE_DUE: &str = "DELETE FROM unpaid_claims WHERE received_date < $1";
+
+/// PostgreSQL: the snapshot is what the delete returns.
+const TAKE_DUE_PG: &str = "WITH taken AS (DELETE FROM unpaid_claims WHERE received_date < $1 \
+      RETURNING ps_id, invoice_no, amc_due_cents, payee_kind, payee_id, origin, deadline, \
+        received_date, adherent_id, care_date) \
+    INSERT INTO run_due (ps_id, invoice_no, amc_due_cents, payee_kind, payee_id, origin, \
+      deadline, received_date, adherent_id, care_date) \
+    SELECT ps_id, invoice_no, amc_due_cents, payee_kind, payee_id, origin, deadline, \
+      received_date, adherent_id, care_date FROM taken \
+    ORDER BY ps_id, invoice_no";
+
+/// A held claim stays to pay: the next run takes it again.
+const RETURN_HELD: &str = "INSERT INTO unpaid_claims (ps_id, invoice_no, received_date, deadline, \
+      amc_due_cents, payee_kind, payee_id, origin, adherent_id, care_date) \
+    SELECT d.ps_id, d.invoice_no, d.received_date, d.deadline, d.amc_due_cents, d.payee_kind, \
+      d.payee_id, d.origin, d.adherent_id, d.care_date \
+    FROM run_holds h JOIN run_due d ON d.ps_id = h.ps_id AND d.invoice_no = h.invoice_no \
+    WHERE h.run_id = $1";
+
 /// One payment per payee with bank details valid on the execution date.
 /// The reference (the SEPA EndToEndId) is deterministic: run, kind, payee.
 const INSERT_PAYMENTS: &str = "INSERT INTO payments (reference, run_id, payee_kind, payee_id, \
@@ -266,13 +305,25 @@ const INSERT_PAYMENT_CLAIMS: &str = "INSERT INTO payment_claims (ps_id, invoice_
 /// written by this transaction, so PostgreSQL's statistics know none of
 /// them; joined, it estimated a few rows, looked the members up one by
 /// one, and took 5.2 s of a national day where this takes 1.4 s.
+/// `{adherents}`: see [`members`].
 const INSERT_SLA_PAID_COUNTS: &str = "INSERT INTO sla_paid_counts (run_id, received_date, \
       deadline, origin, centre, claims) \
     SELECT $1, d.received_date, d.deadline, d.origin, a.centre, COUNT(*) FROM run_due d \
-    LEFT JOIN adherents a ON a.adherent_id = d.adherent_id \
+    LEFT JOIN {adherents} ON a.adherent_id = d.adherent_id \
     WHERE d.payee_kind = 'practitioner' AND NOT EXISTS (SELECT 1 FROM run_holds h \
       WHERE h.run_id = $1 AND h.ps_id = d.ps_id AND h.invoice_no = d.invoice_no) \
     GROUP BY d.received_date, d.deadline, d.origin, a.centre";
+
+/// How the SLA statements read a member's centre: on SQLite from the
+/// index that holds it beside the key (migration 0011), which its planner,
+/// without statistics, passes over for the unique key and a look-up in the
+/// table (3.7 s against 1.6 s for a national day's ~1 M members).
+fn members(tx: &Tx) -> &'static str {
+    match tx {
+        Tx::Postgres(_) => "adherents a",
+        Tx::Sqlite(_) => "adherents a INDEXED BY adherents_centre",
+    }
+}
 
 /// ...and, one by one, those it pays after their deadline ($2: the run's
 /// execution date), for the late list.
@@ -280,25 +331,9 @@ const INSERT_SLA_LATE_PAID: &str = "INSERT INTO sla_late_paid (ps_id, invoice_no
       received_date, deadline, origin, centre, amc_due_cents) \
     SELECT d.ps_id, d.invoice_no, $1, d.received_date, d.deadline, d.origin, a.centre, \
       d.amc_due_cents FROM run_due d \
-    LEFT JOIN adherents a ON a.adherent_id = d.adherent_id \
+    LEFT JOIN {adherents} ON a.adherent_id = d.adherent_id \
     WHERE d.payee_kind = 'practitioner' AND d.deadline < $2 AND NOT EXISTS (SELECT 1 \
       FROM run_holds h WHERE h.run_id = $1 AND h.ps_id = d.ps_id AND h.invoice_no = d.invoice_no)";
-
-/// A claim the run pays is no longer unpaid; a held one stays for the
-/// next run. Driven by the run's payments (their claims, by key).
-const DELETE_PAID: &str = "DELETE FROM unpaid_claims WHERE (ps_id, invoice_no) IN \
-    (SELECT pc.ps_id, pc.invoice_no FROM payments p \
-     JOIN payment_claims pc ON pc.reference = p.reference WHERE p.run_id = $1)";
-
-/// The same on PostgreSQL, as a join of the snapshot with the run's
-/// payments: the `IN` form de-duplicates ~1 M keys (a hash aggregate
-/// spilled to disk, on estimates from tables just written) before probing,
-/// 8.2 s a national day against 3.0 s for this one (docs/performance.md).
-/// SQLite has no `DELETE … USING`. Only snapshotted claims can leave: a
-/// claim imported while the run plans stays unpaid.
-const DELETE_PAID_PG: &str = "DELETE FROM unpaid_claims u USING run_due d, payments p \
-    WHERE p.run_id = $1 AND p.payee_kind = d.payee_kind AND p.payee_id = d.payee_id \
-      AND u.ps_id = d.ps_id AND u.invoice_no = d.invoice_no";
 
 const INSERT_HOLDS: &str = "INSERT INTO run_holds (run_id, ps_id, invoice_no, reason) \
     SELECT $1, d.ps_id, d.invoice_no, \
