@@ -105,14 +105,23 @@ pub fn write_whole(
 fn open_partial(run_dir: &Path, rel_path: &str) -> Result<(FileTarget, File), OutputError> {
     let final_path = run_dir.join(rel_path);
     let tmp_path = PathBuf::from(format!("{}{PARTIAL_SUFFIX}", final_path.display()));
-    if let Some(dir) = final_path.parent() {
-        fs::create_dir_all(dir).map_err(err(dir))?;
-    }
     let mut opts = OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, FILE_MODE);
-    let file = opts.open(&tmp_path).map_err(err(&tmp_path))?;
+    // The folder is made when its first file finds it missing, not asked
+    // for before every file: two system calls fewer a file (a `mkdir` that
+    // fails, a `stat`), on the ~87,000 files of a national day.
+    let file = match opts.open(&tmp_path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if let Some(dir) = final_path.parent() {
+                fs::create_dir_all(dir).map_err(err(dir))?;
+            }
+            opts.open(&tmp_path)
+        }
+        opened => opened,
+    }
+    .map_err(err(&tmp_path))?;
     let target = FileTarget {
         rel_path: rel_path.to_owned(),
         tmp_path,
