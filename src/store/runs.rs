@@ -155,11 +155,12 @@ impl Tx {
             sqlx::query(INSERT_PAYMENTS).bind(run.run_id).bind(run.execution_date).execute(&mut **c).await?;
             let held = sqlx::query(INSERT_HOLDS).bind(run.run_id).bind(&labels.practitioner)
                 .bind(&labels.adherent).execute(&mut **c).await?.rows_affected();
-            sqlx::query(INSERT_PAYMENT_CLAIMS).bind(run.run_id).execute(&mut **c).await?;
-            crash_point!("plan.after_payments");
             if held > 0 {
                 sqlx::query(RETURN_HELD).bind(run.run_id).execute(&mut **c).await?;
+                sqlx::query(DROP_HELD).bind(run.run_id).execute(&mut **c).await?;
             }
+            sqlx::query(INSERT_PAYMENT_CLAIMS).bind(run.run_id).execute(&mut **c).await?;
+            crash_point!("plan.after_payments");
             sqlx::query(sqlx::AssertSqlSafe(sla_paid_counts)).bind(run.run_id).execute(&mut **c).await?;
             sqlx::query(sqlx::AssertSqlSafe(sla_late_paid)).bind(run.run_id).bind(run.execution_date)
                 .execute(&mut **c).await?;
@@ -270,13 +271,19 @@ const TAKE_DUE_PG: &str = "WITH taken AS (DELETE FROM unpaid_claims WHERE receiv
       received_date, adherent_id, care_date FROM taken \
     ORDER BY ps_id, invoice_no";
 
-/// A held claim stays to pay: the next run takes it again.
+/// A held claim stays to pay: the next run takes it again...
 const RETURN_HELD: &str = "INSERT INTO unpaid_claims (ps_id, invoice_no, received_date, deadline, \
       amc_due_cents, payee_kind, payee_id, origin, adherent_id, care_date) \
     SELECT d.ps_id, d.invoice_no, d.received_date, d.deadline, d.amc_due_cents, d.payee_kind, \
       d.payee_id, d.origin, d.adherent_id, d.care_date \
     FROM run_holds h JOIN run_due d ON d.ps_id = h.ps_id AND d.invoice_no = h.invoice_no \
     WHERE h.run_id = $1";
+
+/// ...and leaves the snapshot, which then holds exactly the claims the run
+/// pays: the statements after it read it whole instead of asking, for each
+/// of a national day's ~1 M claims, whether it was held.
+const DROP_HELD: &str = "DELETE FROM run_due WHERE (ps_id, invoice_no) IN \
+    (SELECT ps_id, invoice_no FROM run_holds WHERE run_id = $1)";
 
 /// A payment's reference (the SEPA EndToEndId), deterministic: run ($1),
 /// kind, payee, read from the row named `$t`. One expression for the
@@ -310,37 +317,32 @@ const INSERT_PAYMENTS: &str = concat!(
                             AND b2.valid_from <= $2)"
 );
 
-/// Every claim the run takes and does not hold is paid, under its payee's
-/// payment: read after the holds, as "not held", its reference computed
-/// rather than joined. The snapshot is then read in its own (key) order, so
-/// the rows go into the primary key in order, and the held claims are one
-/// small hash on PostgreSQL (a national day: 7.3 s against 8.7 s joined
-/// with the payments, a nested loop in payment order; docs/performance.md).
+/// Every claim left in the snapshot once the held ones are out is paid,
+/// under its payee's payment, its reference computed rather than joined:
+/// the snapshot is read in its own (key) order, so the rows go into the
+/// primary key in order (on PostgreSQL, joined with the payments, a nested
+/// loop in payment order: a national day 8.7 s against 7.3 s;
+/// docs/performance.md).
 const INSERT_PAYMENT_CLAIMS: &str = concat!(
     "INSERT INTO payment_claims (ps_id, invoice_no, reference, \
       amount_cents, origin, deadline, care_date) \
     SELECT d.ps_id, d.invoice_no, ",
     reference!("d"),
-    ", d.amc_due_cents, d.origin, d.deadline, \
-      d.care_date FROM run_due d \
-    WHERE NOT EXISTS (SELECT 1 FROM run_holds h \
-      WHERE h.run_id = $1 AND h.ps_id = d.ps_id AND h.invoice_no = d.invoice_no)"
+    ", d.amc_due_cents, d.origin, d.deadline, d.care_date FROM run_due d"
 );
 
 /// What the SLA report needs of the run's paid TP claims (migration 0008):
 /// counts by receipt date, deadline, origin and the member's centre...
-/// A due claim is paid unless the run held it: read after the holds are
-/// written, as "not held" rather than "has a payment". The payments were
-/// written by this transaction, so PostgreSQL's statistics know none of
-/// them; joined, it estimated a few rows, looked the members up one by
-/// one, and took 5.2 s of a national day where this takes 1.4 s.
-/// `{adherents}`: see [`members`].
+/// Read from the snapshot once the held claims are out of it ([`DROP_HELD`]),
+/// not joined with the payments: those were written by this transaction,
+/// so PostgreSQL's statistics know none of them; joined, it estimated a few
+/// rows, looked the members up one by one, and took 5.2 s of a national day
+/// where this takes 1.4 s. `{adherents}`: see [`members`].
 const INSERT_SLA_PAID_COUNTS: &str = "INSERT INTO sla_paid_counts (run_id, received_date, \
       deadline, origin, centre, claims) \
     SELECT $1, d.received_date, d.deadline, d.origin, a.centre, COUNT(*) FROM run_due d \
     LEFT JOIN {adherents} ON a.adherent_id = d.adherent_id \
-    WHERE d.payee_kind = 'practitioner' AND NOT EXISTS (SELECT 1 FROM run_holds h \
-      WHERE h.run_id = $1 AND h.ps_id = d.ps_id AND h.invoice_no = d.invoice_no) \
+    WHERE d.payee_kind = 'practitioner' \
     GROUP BY d.received_date, d.deadline, d.origin, a.centre";
 
 /// How the SLA statements read a member's centre: on SQLite from the
@@ -361,8 +363,7 @@ const INSERT_SLA_LATE_PAID: &str = "INSERT INTO sla_late_paid (ps_id, invoice_no
     SELECT d.ps_id, d.invoice_no, $1, d.received_date, d.deadline, d.origin, a.centre, \
       d.amc_due_cents FROM run_due d \
     LEFT JOIN {adherents} ON a.adherent_id = d.adherent_id \
-    WHERE d.payee_kind = 'practitioner' AND d.deadline < $2 AND NOT EXISTS (SELECT 1 \
-      FROM run_holds h WHERE h.run_id = $1 AND h.ps_id = d.ps_id AND h.invoice_no = d.invoice_no)";
+    WHERE d.payee_kind = 'practitioner' AND d.deadline < $2";
 
 const INSERT_HOLDS: &str = "INSERT INTO run_holds (run_id, ps_id, invoice_no, reason) \
     SELECT $1, d.ps_id, d.invoice_no, \
