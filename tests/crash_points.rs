@@ -98,12 +98,15 @@ crash_case!(
     "output.after_write=4*off->panic"
 );
 crash_case!(
-    after_the_first_file_is_published,
+    after_the_first_folder_is_published,
     "output.after_publish=panic"
 );
+// A folder is published in one rename (its staging folder's), so a run
+// publishes a handful of times: the SEPA folder, the RSP folder, the
+// statements, the manifest.
 crash_case!(
-    after_the_fifth_file_is_published,
-    "output.after_publish=4*off->panic"
+    after_the_second_folder_is_published,
+    "output.after_publish=1*off->panic"
 );
 crash_case!(
     before_published_files_are_recorded,

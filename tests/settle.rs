@@ -495,6 +495,8 @@ both!(
         let out = db.path("out");
         std::fs::create_dir_all(out.join("RUN-20261201/rsp")).unwrap();
         write(&out.join("RUN-20261201/rsp/100000001.rsp.partial"), "half");
+        std::fs::create_dir_all(out.join("RUN-20261201/rsp.partial")).unwrap();
+        write(&out.join("RUN-20261201/rsp.partial/100000002.rsp"), "half");
         let r = settle(&db, &config, "2026-12-01", &out).await.unwrap();
         assert_eq!(
             r.resumed_from,
@@ -505,6 +507,7 @@ both!(
             (3, 27634, 5)
         );
         assert!(!out.join("RUN-20261201/rsp/100000001.rsp.partial").exists());
+        assert!(!out.join("RUN-20261201/rsp.partial").exists());
         let fresh = TestDb::sqlite().await;
         load_day(&fresh).await;
         let reference = settle(&fresh, &config, "2026-12-01", &fresh.path("out"))

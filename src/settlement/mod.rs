@@ -242,42 +242,25 @@ impl Settlement<'_> {
         sums: &RunSums,
         staged: &mut Vec<StagedFile>,
     ) -> Result<(), SettleError> {
-        let started = Instant::now();
-        if sums.payments() > 0 {
-            let (file, ctrl_sum_cents) = bank_file::write(self, run, run_dir, sums).await?;
-            tracing::info!(
-                bytes = file.bytes,
-                elapsed_ms = elapsed_ms(started),
-                "SEPA file written"
-            );
-            staged.push(file);
-            invariant(run, ctrl_sum_cents == sums.cents(), || {
-                format!(
-                    "SEPA control sum {ctrl_sum_cents} cents <> payments {} cents",
-                    sums.cents()
-                )
-            })?;
-        }
-        let started = Instant::now();
-        let before = staged.len();
-        let rsp = returns::write(self, run, run_dir, staged).await?;
-        tracing::info!(
-            files = staged.len() - before,
-            elapsed_ms = elapsed_ms(started),
-            "RSP returns written"
+        // The bank file and the returns read the run at the same time (two
+        // statements, two connections): the SEPA file is written while the
+        // database builds the practitioners' rows.
+        let mut rsp_files = Vec::new();
+        let (sepa, rsp) = tokio::join!(
+            self.write_bank_file(run, run_dir, sums),
+            self.write_returns(run, run_dir, &mut rsp_files)
         );
-        invariant(run, rsp.transfers_cents == sums.practitioner_cents, || {
-            format!(
-                "RSP 071 total {} cents <> practitioner payments {} cents",
-                rsp.transfers_cents, sums.practitioner_cents
-            )
-        })?;
-        invariant(run, rsp.transfers == sums.practitioner_payments, || {
-            format!(
-                "{} RSP transfers <> {} practitioner payments",
-                rsp.transfers, sums.practitioner_payments
-            )
-        })?;
+        // Whatever failed, every file written is staged, to be discarded.
+        let mut ctrl_sum_cents = None;
+        let sepa = sepa.map(|written| {
+            if let Some((file, ctrl)) = written {
+                staged.push(file);
+                ctrl_sum_cents = Some(ctrl);
+            }
+        });
+        staged.extend(rsp_files);
+        sepa?;
+        check_file_sums(run, sums, ctrl_sum_cents, &rsp?)?;
         // Paper statements (Noémie-origin payments): each letter's total
         // must be the Noémie part of its transfer in the database.
         let sender = (&self.config.mutuelle).into();
@@ -288,11 +271,45 @@ impl Settlement<'_> {
         Ok(())
     }
 
+    /// The SEPA file with its control sum in cents, if the run pays anyone.
+    async fn write_bank_file(
+        &self,
+        run: &Run,
+        run_dir: &Path,
+        sums: &RunSums,
+    ) -> Result<Option<(StagedFile, i64)>, SettleError> {
+        if sums.payments() == 0 {
+            return Ok(None);
+        }
+        let started = Instant::now();
+        let (file, ctrl_sum_cents) = bank_file::write(self, run, run_dir, sums).await?;
+        tracing::info!(
+            bytes = file.bytes,
+            elapsed_ms = elapsed_ms(started),
+            "SEPA file written"
+        );
+        Ok(Some((file, ctrl_sum_cents)))
+    }
+
+    async fn write_returns(
+        &self,
+        run: &Run,
+        run_dir: &Path,
+        staged: &mut Vec<StagedFile>,
+    ) -> Result<returns::RspSums, SettleError> {
+        let started = Instant::now();
+        let rsp = returns::write(self, run, run_dir, staged).await?;
+        tracing::info!(
+            files = staged.len(),
+            elapsed_ms = elapsed_ms(started),
+            "RSP returns written"
+        );
+        Ok(rsp)
+    }
+
     fn publish(&self, run_dir: &Path, files: &[StagedFile]) -> Result<(), SettleError> {
         output::sync_dir(run_dir)?;
-        for f in files {
-            f.publish()?;
-        }
+        output::publish_all(files)?;
         output::sync_dir(run_dir)?;
         Ok(())
     }
@@ -340,6 +357,36 @@ fn invariant(run: &Run, ok: bool, detail: impl FnOnce() -> String) -> Result<(),
     Err(SettleError::Invariant {
         run_id: run.run_id.clone(),
         detail,
+    })
+}
+
+/// The bank file's control sum and the returns' transfers against the
+/// run's payments in the database: nothing is published if they disagree.
+fn check_file_sums(
+    run: &Run,
+    sums: &RunSums,
+    sepa_ctrl_sum_cents: Option<i64>,
+    rsp: &returns::RspSums,
+) -> Result<(), SettleError> {
+    if let Some(ctrl_sum_cents) = sepa_ctrl_sum_cents {
+        invariant(run, ctrl_sum_cents == sums.cents(), || {
+            format!(
+                "SEPA control sum {ctrl_sum_cents} cents <> payments {} cents",
+                sums.cents()
+            )
+        })?;
+    }
+    invariant(run, rsp.transfers_cents == sums.practitioner_cents, || {
+        format!(
+            "RSP 071 total {} cents <> practitioner payments {} cents",
+            rsp.transfers_cents, sums.practitioner_cents
+        )
+    })?;
+    invariant(run, rsp.transfers == sums.practitioner_payments, || {
+        format!(
+            "{} RSP transfers <> {} practitioner payments",
+            rsp.transfers, sums.practitioner_payments
+        )
     })
 }
 
