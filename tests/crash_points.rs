@@ -7,13 +7,16 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use common::TestDb;
-use common::audit::{check_run, list_files, scalar};
-use tpsettle::calendar::{Calendar, CalendarConfig};
+use common::audit::{
+    check_files_and_sums, check_run, check_unpaid_and_unreturned, list_files, scalar,
+};
+use tpsettle::calendar::Calendar;
 use tpsettle::import::{Kind, import_file};
 
 const DATE: &str = "2026-12-01";
@@ -154,6 +157,108 @@ both!(import_dies_after_staging, |db| async move {
 both!(import_dies_before_commit, |db| async move {
     import_crash(db, "import.before_commit=panic").await
 });
+
+// An import committed while a run plans, between the rejections the run
+// returns and their leaving the queue of rejections to return (PostgreSQL
+// lets it commit there; SQLite makes it wait for the run): each of its
+// claims is paid or returned once, by this run or the next, none lost.
+both!(
+    an_import_committed_while_a_run_plans_loses_nothing,
+    |db| async move {
+        let data = common::gen_day(db.dir.path(), 40, 1500, 11, date());
+        common::import_day(&db.store, &data, &common::WHOLE_DAY[..2]).await;
+        let [first, second] = split_claims(&data);
+        import_file(&db.store, &Calendar::default(), Kind::Claims, &first)
+            .await
+            .unwrap();
+        let out = db.path("out");
+        let args = settle_args(&out);
+        let mut settle = Command::new(env!("CARGO_BIN_EXE_tpsettle"))
+            .arg("--db")
+            .arg(&db.url)
+            .args(&args)
+            .env("FAILPOINTS", "plan.after_rejections=sleep(5000)")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let postgres = wait_for_planning(&db).await;
+        let import = tpsettle(&db, None, &["import", "claims", second.to_str().unwrap()]);
+        assert!(
+            import.status.success(),
+            "{}",
+            String::from_utf8_lossy(&import.stderr)
+        );
+        if postgres {
+            assert!(
+                settle.try_wait().unwrap().is_none(),
+                "the import committed while the run was planning"
+            );
+        }
+        let settled = settle.wait_with_output().unwrap();
+        assert!(
+            settled.status.success(),
+            "{}",
+            String::from_utf8_lossy(&settled.stderr)
+        );
+        check_files_and_sums(&db.store, date(), &out).await;
+        check_unpaid_and_unreturned(&db.store).await;
+        let next = Calendar::default().add_working_days(date(), 1);
+        let (n, o) = (next.to_string(), out.display().to_string());
+        let ok = tpsettle(&db, None, &["settle", "--date", &n, "--out", &o]);
+        assert!(
+            ok.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        check_run(&db.store, next, &out).await;
+        assert_eq!(
+            scalar(&db.store, "SELECT COUNT(*) FROM claims", &[]).await,
+            1500
+        );
+        db.cleanup().await;
+    }
+);
+
+/// The day's claims file cut in two halves, each with the header.
+fn split_claims(data: &Path) -> [PathBuf; 2] {
+    let text = std::fs::read_to_string(data.join("claims.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.collect();
+    let (a, b) = rows.split_at(rows.len() / 2);
+    [("first.csv", a), ("second.csv", b)].map(|(name, part)| {
+        let path = data.join(name);
+        std::fs::write(&path, format!("{header}\n{}\n", part.join("\n"))).unwrap();
+        path
+    })
+}
+
+/// Waits until the settlement sleeps at `plan.after_rejections`: on
+/// PostgreSQL, its connection idle in a transaction whose last statement
+/// returned the rejections; on SQLite (which cannot be watched mid-write),
+/// a second after it took the settlement lock. True on PostgreSQL.
+async fn wait_for_planning(db: &TestDb) -> bool {
+    let postgres = db.url.starts_with("postgres");
+    let probe = if postgres {
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE state = 'idle in transaction' \
+         AND query LIKE 'INSERT INTO run_rejections%'"
+    } else {
+        "SELECT COUNT(*) FROM job_locks"
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while scalar(&db.store, probe, &[]).await == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the settlement never reached planning"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if !postgres {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    postgres
+}
 
 #[test]
 fn list_files_sees_nested_files() {
