@@ -109,9 +109,15 @@ pub fn write_whole(
 /// Where `rel_path` is written until it is published.
 fn staging_path(run_dir: &Path, rel_path: &str) -> PathBuf {
     match rel_path.split_once('/') {
-        Some((folder, rest)) => run_dir.join(format!("{folder}{PARTIAL_SUFFIX}")).join(rest),
+        Some((folder, rest)) => staging_folder(run_dir, folder).join(rest),
         None => run_dir.join(format!("{rel_path}{PARTIAL_SUFFIX}")),
     }
+}
+
+/// The one place that names a staging folder: `folder` is staged in
+/// `folder.partial/` beside it ([`publish_folder`] strips the suffix).
+fn staging_folder(run_dir: &Path, folder: &str) -> PathBuf {
+    run_dir.join(format!("{folder}{PARTIAL_SUFFIX}"))
 }
 
 fn open_partial(run_dir: &Path, rel_path: &str) -> Result<(FileTarget, File), OutputError> {
@@ -201,23 +207,17 @@ impl StagedFile {
     /// The staging folder the file is published with, if it is in one.
     fn staging_folder(&self) -> Option<PathBuf> {
         let (folder, _) = self.rel_path.split_once('/')?;
-        Some(self.run_dir().join(format!("{folder}{PARTIAL_SUFFIX}")))
+        Some(staging_folder(self.run_dir(), folder))
     }
 
     /// Renames this one file into place. Call [`sync_dir`] before (contents)
     /// and after (renames) publishing a batch.
+    ///
+    /// The folder it goes into exists: the run folder, or a folder made
+    /// at its first write ([`make_folders`]).
     pub fn publish(&self) -> Result<(), OutputError> {
         let final_path = self.final_path();
-        let renamed = match fs::rename(&self.tmp_path, &final_path) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound && self.tmp_path.exists() => {
-                if let Some(dir) = final_path.parent() {
-                    fs::create_dir_all(dir).map_err(err(dir))?;
-                }
-                fs::rename(&self.tmp_path, &final_path)
-            }
-            renamed => renamed,
-        };
-        renamed.map_err(err(&final_path))?;
+        fs::rename(&self.tmp_path, &final_path).map_err(err(&final_path))?;
         crash_point!("output.after_publish");
         Ok(())
     }
@@ -261,6 +261,10 @@ fn publish_folder<'a>(
     files: impl Iterator<Item = &'a StagedFile>,
 ) -> Result<(), OutputError> {
     let folder = staging.with_extension("");
+    debug_assert_eq!(
+        staging.extension().and_then(|e| e.to_str()),
+        PARTIAL_SUFFIX.strip_prefix('.')
+    );
     match fs::rename(staging, &folder) {
         Ok(()) => {
             crash_point!("output.after_publish");
