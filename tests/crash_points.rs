@@ -220,6 +220,59 @@ both!(
     }
 );
 
+// Two imports at once whose files share claims (the same lines sent in
+// both), the first made slow to commit: the second waits for it instead of
+// failing on the shared claims' keys (PostgreSQL; SQLite makes it wait
+// anyway), then finds them already in and ignores them as re-sent.
+both!(
+    two_imports_sharing_claims_at_once_both_land,
+    |db| async move {
+        let data = common::gen_day(db.dir.path(), 40, 1500, 11, date());
+        common::import_day(&db.store, &data, &common::WHOLE_DAY[..2]).await;
+        let [first, second] = split_claims(&data);
+        let shared: Vec<String> = std::fs::read_to_string(&first)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .take(100)
+            .map(str::to_owned)
+            .collect();
+        let second_text = std::fs::read_to_string(&second).unwrap();
+        std::fs::write(&second, format!("{second_text}{}\n", shared.join("\n"))).unwrap();
+        let slow = Command::new(env!("CARGO_BIN_EXE_tpsettle"))
+            .arg("--db")
+            .arg(&db.url)
+            .args(["import", "claims", first.to_str().unwrap()])
+            .env("FAILPOINTS", "import.before_commit=sleep(4000)")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let other = tpsettle(&db, None, &["import", "claims", second.to_str().unwrap()]);
+        assert!(
+            other.status.success(),
+            "{}",
+            String::from_utf8_lossy(&other.stderr)
+        );
+        let slow = slow.wait_with_output().unwrap();
+        assert!(
+            slow.status.success(),
+            "{}",
+            String::from_utf8_lossy(&slow.stderr)
+        );
+        let count = |sql: &'static str| scalar(&db.store, sql, &[]);
+        assert_eq!(count("SELECT COUNT(*) FROM claims").await, 1500);
+        assert_eq!(
+            count("SELECT CAST(SUM(ignored) AS BIGINT) FROM imports WHERE kind = 'claims'").await,
+            100,
+            "the shared claims are re-sends, ignored once"
+        );
+        check_unpaid_and_unreturned(&db.store).await;
+        db.cleanup().await;
+    }
+);
+
 /// The day's claims file cut in two halves, each with the header.
 fn split_claims(data: &Path) -> [PathBuf; 2] {
     let text = std::fs::read_to_string(data.join("claims.csv")).unwrap();

@@ -169,6 +169,7 @@ pub async fn import_file(
 ) -> Result<ImportOutcome, ImportError> {
     let sha256 = file_sha256(path)?;
     let mut tx = store.begin().await?;
+    tx.wait_for_other_imports().await?;
     if let Some(previous) = tx.find_import(&sha256).await? {
         tx.rollback().await?;
         return Ok(ImportOutcome::AlreadyImported { previous });

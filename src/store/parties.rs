@@ -64,6 +64,23 @@ pub struct ImportRecord {
 }
 
 impl Tx {
+    /// One import at a time: on PostgreSQL an import waits here for the one
+    /// in progress (a lock held until its transaction ends), so that it
+    /// finds that import's file, claims and parties when it looks for
+    /// re-sends and duplicates, instead of failing on their keys when it
+    /// inserts. SQLite: the write lock of `BEGIN IMMEDIATE` already does.
+    pub async fn wait_for_other_imports(&mut self) -> Result<()> {
+        if let Tx::Postgres(c) = self {
+            sqlx::query(
+                "SELECT pg_advisory_xact_lock(hashtext(current_database() || ':' || \
+                 current_schema() || ':import'))",
+            )
+            .execute(&mut **c)
+            .await?;
+        }
+        Ok(())
+    }
+
     /// The earlier import of a file with this content, if any.
     pub async fn find_import(&mut self, sha256: &str) -> Result<Option<ImportRecord>> {
         let sql = "SELECT sha256, kind, file_name, rows_read, accepted, rejected, ignored, \
