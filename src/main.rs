@@ -168,10 +168,27 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", describe(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, each cause once: sqlx's errors and ours that
+/// wrap them put their source in their own message too, so the plain chain
+/// (`{:#}`) said "unable to open database file" three times.
+fn describe(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&part);
+        }
+    }
+    text
 }
 
 async fn run(cli: Cli) -> Result<()> {
@@ -330,4 +347,19 @@ async fn watch(
     let outcome = tpsettle::alert::notify(store, config, &report).await?;
     tracing::info!(?outcome, "alert");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let e = anyhow::Error::from(std::io::Error::other("disk full"))
+            .context("writing x.rsp: disk full")
+            .context("cannot settle");
+        assert_eq!(describe(&e), "cannot settle: writing x.rsp: disk full");
+        let e = anyhow::Error::from(std::io::Error::other("disk full")).context("writing x.rsp");
+        assert_eq!(describe(&e), "writing x.rsp: disk full");
+    }
 }

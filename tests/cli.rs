@@ -23,6 +23,18 @@ fn text(b: &[u8]) -> String {
 }
 
 #[test]
+fn a_database_error_is_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/missing/x.db", dir.path().display());
+    let out = tpsettle(dir.path(), &["--db", &db, "import", "claims", "x.csv"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    let said = err.matches("unable to open database file").count();
+    assert_eq!(said, 1, "{err}");
+    assert!(err.contains(&format!("cannot open database {db}")), "{err}");
+}
+
+#[test]
 fn usage_errors_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(tpsettle(dir.path(), &[]).status.code(), Some(2));
