@@ -7,8 +7,8 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
@@ -25,7 +25,7 @@ fn date() -> NaiveDate {
     NaiveDate::parse_from_str(DATE, "%Y-%m-%d").unwrap()
 }
 
-fn tpsettle(db: &TestDb, failpoint: Option<&str>, args: &[&str]) -> Output {
+fn command(db: &TestDb, failpoint: Option<&str>, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tpsettle"));
     cmd.arg("--db")
         .arg(&db.url)
@@ -34,7 +34,25 @@ fn tpsettle(db: &TestDb, failpoint: Option<&str>, args: &[&str]) -> Output {
     if let Some(fp) = failpoint {
         cmd.env("FAILPOINTS", fp);
     }
-    cmd.output().unwrap()
+    cmd
+}
+
+fn tpsettle(db: &TestDb, failpoint: Option<&str>, args: &[&str]) -> Output {
+    command(db, failpoint, args).output().unwrap()
+}
+
+/// Started, not waited for (a process the test races against).
+fn spawn(db: &TestDb, failpoint: &str, args: &[&str]) -> Child {
+    command(db, Some(failpoint), args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[track_caller]
+fn assert_ok(o: &Output) {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 /// A generated day: ~40 practitioners (some without bank details), 1,500 claims.
@@ -167,28 +185,17 @@ both!(
     |db| async move {
         let data = common::gen_day(db.dir.path(), 40, 1500, 11, date());
         common::import_day(&db.store, &data, &common::WHOLE_DAY[..2]).await;
-        let [first, second] = split_claims(&data);
+        let [first, second] = common::split_claims(&data);
         import_file(&db.store, &Calendar::default(), Kind::Claims, &first)
             .await
             .unwrap();
         let out = db.path("out");
         let args = settle_args(&out);
-        let mut settle = Command::new(env!("CARGO_BIN_EXE_tpsettle"))
-            .arg("--db")
-            .arg(&db.url)
-            .args(&args)
-            .env("FAILPOINTS", "plan.after_rejections=sleep(5000)")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut settle = spawn(&db, "plan.after_rejections=sleep(5000)", &args);
         let postgres = wait_for_planning(&db).await;
         let import = tpsettle(&db, None, &["import", "claims", second.to_str().unwrap()]);
-        assert!(
-            import.status.success(),
-            "{}",
-            String::from_utf8_lossy(&import.stderr)
-        );
+        assert_ok(&import);
         if postgres {
             assert!(
                 settle.try_wait().unwrap().is_none(),
@@ -196,21 +203,13 @@ both!(
             );
         }
         let settled = settle.wait_with_output().unwrap();
-        assert!(
-            settled.status.success(),
-            "{}",
-            String::from_utf8_lossy(&settled.stderr)
-        );
+        assert_ok(&settled);
         check_files_and_sums(&db.store, date(), &out).await;
         check_unpaid_and_unreturned(&db.store).await;
         let next = Calendar::default().add_working_days(date(), 1);
         let (n, o) = (next.to_string(), out.display().to_string());
         let ok = tpsettle(&db, None, &["settle", "--date", &n, "--out", &o]);
-        assert!(
-            ok.status.success(),
-            "{}",
-            String::from_utf8_lossy(&ok.stderr)
-        );
+        assert_ok(&ok);
         check_run(&db.store, next, &out).await;
         assert_eq!(
             scalar(&db.store, "SELECT COUNT(*) FROM claims", &[]).await,
@@ -229,7 +228,7 @@ both!(
     |db| async move {
         let data = common::gen_day(db.dir.path(), 40, 1500, 11, date());
         common::import_day(&db.store, &data, &common::WHOLE_DAY[..2]).await;
-        let [first, second] = split_claims(&data);
+        let [first, second] = common::split_claims(&data);
         let shared: Vec<String> = std::fs::read_to_string(&first)
             .unwrap()
             .lines()
@@ -239,28 +238,16 @@ both!(
             .collect();
         let second_text = std::fs::read_to_string(&second).unwrap();
         std::fs::write(&second, format!("{second_text}{}\n", shared.join("\n"))).unwrap();
-        let slow = Command::new(env!("CARGO_BIN_EXE_tpsettle"))
-            .arg("--db")
-            .arg(&db.url)
-            .args(["import", "claims", first.to_str().unwrap()])
-            .env("FAILPOINTS", "import.before_commit=sleep(4000)")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let slow = spawn(
+            &db,
+            "import.before_commit=sleep(4000)",
+            &["import", "claims", first.to_str().unwrap()],
+        );
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let other = tpsettle(&db, None, &["import", "claims", second.to_str().unwrap()]);
-        assert!(
-            other.status.success(),
-            "{}",
-            String::from_utf8_lossy(&other.stderr)
-        );
+        assert_ok(&other);
         let slow = slow.wait_with_output().unwrap();
-        assert!(
-            slow.status.success(),
-            "{}",
-            String::from_utf8_lossy(&slow.stderr)
-        );
+        assert_ok(&slow);
         let count = |sql: &'static str| scalar(&db.store, sql, &[]);
         assert_eq!(count("SELECT COUNT(*) FROM claims").await, 1500);
         assert_eq!(
@@ -272,20 +259,6 @@ both!(
         db.cleanup().await;
     }
 );
-
-/// The day's claims file cut in two halves, each with the header.
-fn split_claims(data: &Path) -> [PathBuf; 2] {
-    let text = std::fs::read_to_string(data.join("claims.csv")).unwrap();
-    let mut lines = text.lines();
-    let header = lines.next().unwrap();
-    let rows: Vec<&str> = lines.collect();
-    let (a, b) = rows.split_at(rows.len() / 2);
-    [("first.csv", a), ("second.csv", b)].map(|(name, part)| {
-        let path = data.join(name);
-        std::fs::write(&path, format!("{header}\n{}\n", part.join("\n"))).unwrap();
-        path
-    })
-}
 
 /// Waits until the settlement sleeps at `plan.after_rejections`: on
 /// PostgreSQL, its connection idle in a transaction whose last statement

@@ -44,23 +44,8 @@ fn ok_or_busy(o: &Output, what: &str) -> bool {
 /// The generated day for `date`; claims split in two files (first, second).
 async fn day(db: &TestDb, date: NaiveDate) {
     let data = common::gen_day(db.dir.path(), 60, 3000, 9, date);
-    let text = std::fs::read_to_string(data.join("claims.csv")).unwrap();
-    let mut lines = text.lines();
-    let header = lines.next().unwrap();
-    let rows: Vec<&str> = lines.collect();
-    let (a, b) = rows.split_at(rows.len() / 2);
-    for (name, part) in [("first.csv", a), ("second.csv", b)] {
-        std::fs::write(data.join(name), format!("{header}\n{}\n", part.join("\n"))).unwrap();
-    }
-    let cal = Calendar::default();
-    for (kind, f) in [
-        (Kind::Practitioners, "practitioners.csv"),
-        (Kind::Adherents, "adherents.csv"),
-    ] {
-        import_file(&db.store, &cal, kind, &data.join(f))
-            .await
-            .unwrap();
-    }
+    common::split_claims(&data);
+    common::import_day(&db.store, &data, &common::WHOLE_DAY[..2]).await;
 }
 
 fn paris_today() -> NaiveDate {
