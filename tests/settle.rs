@@ -888,6 +888,130 @@ both!(
     }
 );
 
+// A paid claim names a recorded payment, on both databases: SQLite by the
+// foreign key of migration 0007, PostgreSQL by the statement-level triggers
+// of its own migration 0012 (the key's row-by-row check cost seconds a
+// national day). Both refuse the same writes, and leave nothing of them.
+both!(paid_claims_must_name_a_payment, |db| async move {
+    load_day(&db).await;
+    settle(&db, &Config::default(), "2026-12-01", &db.path("out"))
+        .await
+        .unwrap();
+    let paid = "SELECT COUNT(*) * 1000000 + CAST(SUM(amount_cents) AS BIGINT) FROM payment_claims";
+    let payments = "SELECT COUNT(*) FROM payments";
+    let (paid_before, payments_before) = (
+        common::audit::scalar(&db.store, paid, &[]).await,
+        common::audit::scalar(&db.store, payments, &[]).await,
+    );
+    assert!(payments_before >= 2, "the run paid two payees or more");
+    let first = "(SELECT MIN(reference) FROM payments)";
+    let refused = [
+        // A claim in no payment.
+        "INSERT INTO payment_claims (ps_id, invoice_no, reference, amount_cents, origin, deadline) \
+         VALUES ('100000001', 999, 'NO-SUCH-PAYMENT', 100, 'DRE', '2026-12-04')"
+            .to_owned(),
+        // Two claims in one statement, one in no payment: neither lands.
+        "INSERT INTO payment_claims (ps_id, invoice_no, reference, amount_cents, origin, deadline) \
+         SELECT ps_id, invoice_no + 1000000, reference, amount_cents, origin, deadline \
+         FROM (SELECT * FROM payment_claims ORDER BY ps_id, invoice_no LIMIT 1) good \
+         UNION ALL SELECT '100000001', 999, 'NO-SUCH-PAYMENT', 100, 'DRE', '2026-12-04'"
+            .to_owned(),
+        // A paid claim moved to no payment.
+        "UPDATE payment_claims SET reference = 'NO-SUCH-PAYMENT' \
+         WHERE invoice_no = (SELECT MIN(invoice_no) FROM payment_claims)"
+            .to_owned(),
+        // A payment that paid claims name, deleted or re-keyed.
+        format!("DELETE FROM payments WHERE reference = {first}"),
+        format!("UPDATE payments SET reference = 'RENAMED' WHERE reference = {first}"),
+    ];
+    for sql in &refused {
+        let err = common::audit::execute(&db.store, sql).await.expect_err(sql);
+        assert!(err.to_lowercase().contains("foreign key"), "{sql}: {err}");
+    }
+    if let tpsettle::store::Store::Postgres(_) = &db.store {
+        // The refusals above came from the triggers, not from the key.
+        let key = "SELECT COUNT(*) FROM pg_constraint \
+             WHERE conname = 'payment_claims_reference_fkey' \
+               AND connamespace = current_schema()::regnamespace";
+        assert_eq!(common::audit::scalar(&db.store, key, &[]).await, 0);
+        let triggers = "SELECT COUNT(*) FROM pg_trigger \
+             WHERE tgrelid IN ('payment_claims'::regclass, 'payments'::regclass) \
+               AND NOT tgisinternal";
+        assert_eq!(common::audit::scalar(&db.store, triggers, &[]).await, 5);
+        let err = common::audit::execute(&db.store, "TRUNCATE payments")
+            .await
+            .unwrap_err();
+        assert!(err.contains("paid claims"), "{err}");
+    }
+    assert_eq!(
+        common::audit::scalar(&db.store, paid, &[]).await,
+        paid_before
+    );
+    assert_eq!(
+        common::audit::scalar(&db.store, payments, &[]).await,
+        payments_before
+    );
+
+    // What the key allows, the triggers allow: a paid claim moved to
+    // another recorded payment (in a transaction rolled back after).
+    let moved = "BEGIN; UPDATE payment_claims SET reference = (SELECT MAX(reference) FROM payments) \
+         WHERE reference = (SELECT MIN(reference) FROM payments); ROLLBACK";
+    let moved = sqlx::AssertSqlSafe(moved);
+    match &db.store {
+        tpsettle::store::Store::Postgres(p) => sqlx::raw_sql(moved).execute(p).await.map(drop),
+        tpsettle::store::Store::Sqlite(p) => sqlx::raw_sql(moved).execute(p).await.map(drop),
+    }
+    .expect("a paid claim moved to another payment");
+    common::audit::check_run(&db.store, day("2026-12-01"), &db.path("out")).await;
+    db.cleanup().await;
+});
+
+// PostgreSQL: the payments that a transaction's new paid claims name stay
+// held until it ends, as the foreign key's check held them. A payment no
+// committed claim names cannot be deleted under claims about to commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_holds_the_payments_new_paid_claims_name() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    load_day(&db).await;
+    settle(&db, &Config::default(), "2026-12-01", &db.path("out"))
+        .await
+        .unwrap();
+    let tpsettle::store::Store::Postgres(pool) = &db.store else {
+        unreachable!("a PostgreSQL store")
+    };
+    let unnamed = "INSERT INTO payments (reference, run_id, payee_kind, payee_id, amount_cents, \
+         claims_count, iban, bic, account_holder, bank_valid_from) \
+         SELECT 'UNNAMED', run_id, payee_kind, 'NOBODY', amount_cents, claims_count, iban, bic, \
+                account_holder, bank_valid_from FROM payments ORDER BY reference LIMIT 1";
+    sqlx::query(unnamed).execute(pool).await.unwrap();
+
+    let mut writer = pool.begin().await.unwrap();
+    let claim = "INSERT INTO payment_claims (ps_id, invoice_no, reference, amount_cents, origin, deadline) \
+         VALUES ('100000001', 999999, 'UNNAMED', 100, 'DRE', '2026-12-04')";
+    sqlx::query(claim).execute(&mut *writer).await.unwrap();
+    let mut deleter = pool.begin().await.unwrap();
+    sqlx::query("SET LOCAL lock_timeout = '300ms'")
+        .execute(&mut *deleter)
+        .await
+        .unwrap();
+    let delete = "DELETE FROM payments WHERE reference = 'UNNAMED'";
+    let err = sqlx::query(delete)
+        .execute(&mut *deleter)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("lock timeout"), "{err}");
+    deleter.rollback().await.unwrap();
+
+    // Once the claims are gone, so is the hold.
+    writer.rollback().await.unwrap();
+    let deleted = sqlx::query(delete).execute(pool).await.unwrap();
+    assert_eq!(deleted.rows_affected(), 1);
+    common::audit::check_run(&db.store, day("2026-12-01"), &db.path("out")).await;
+    db.cleanup().await;
+}
+
 // Migration 0010 has paid claims carry their date of care, so that the RSP
 // reads it without a look-up into `claims`. Run again on a settled database
 // (the column dropped from both queues' tables): claims already paid keep

@@ -28,7 +28,22 @@ use sqlx::sqlite::{
 };
 use sqlx::{Postgres, Sqlite, Transaction};
 
-static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+/// The schema: one portable set of migrations for both databases.
+static PORTABLE: Migrator = sqlx::migrate!("./migrations");
+
+/// What PostgreSQL alone needs on top of it (a check SQLite does at a set's
+/// cost and PostgreSQL row by row, done there by statement). Its versions
+/// are taken from the same sequence as the portable ones and never reused.
+static POSTGRES_ONLY: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// All the migrations a database of `backend` runs, in version order.
+fn migrator(backend: Backend) -> Migrator {
+    let extra = match backend {
+        Backend::Sqlite => &[][..],
+        Backend::Postgres => &POSTGRES_ONLY.migrations[..],
+    };
+    Migrator::with_migrations(PORTABLE.iter().chain(extra).cloned().collect())
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -123,7 +138,8 @@ impl Store {
         } else {
             return Err(StoreError::Url(crate::redact::database_url(url)));
         };
-        on_pool!(&store, p => MIGRATOR.run(p).await?);
+        let migrator = migrator(store.backend());
+        on_pool!(&store, p => migrator.run(p).await?);
         Ok(store)
     }
 
@@ -224,7 +240,28 @@ pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::Store;
+    use super::{Backend, PORTABLE, POSTGRES_ONLY, Store, migrator};
+
+    /// The two folders share one sequence of versions: a version in both
+    /// would be run once on PostgreSQL (the first found) and its twin
+    /// never, and a database could not tell which it has.
+    #[test]
+    fn postgres_only_versions_are_their_own() {
+        let portable: Vec<i64> = PORTABLE.iter().map(|m| m.version).collect();
+        assert!(!POSTGRES_ONLY.migrations.is_empty());
+        for m in POSTGRES_ONLY.iter() {
+            assert!(
+                !portable.contains(&m.version),
+                "version {} twice",
+                m.version
+            );
+        }
+        let versions = |b| migrator(b).iter().map(|m| m.version).collect::<Vec<_>>();
+        assert_eq!(versions(Backend::Sqlite), portable);
+        let mut all = [portable, POSTGRES_ONLY.iter().map(|m| m.version).collect()].concat();
+        all.sort();
+        assert_eq!(versions(Backend::Postgres), all);
+    }
 
     /// Temporary tables hold whole files (the claims stage) and whole runs
     /// (`run_due`): in memory they would make a large day's memory grow
